@@ -1,0 +1,128 @@
+"""Train-or-load for the models several lessons share, cached in the user's cache folder.
+
+A cache file holds the weights, the training history and the recipe that made them. It is loaded
+with ``torch.load(..., weights_only=True)``; a file that is broken or was made by another recipe
+is retrained with a warning, never a crash. Files are written atomically (a temporary file in the
+same folder, then ``os.replace``), so an interrupted run leaves no half-written model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .data import cache_root, load_mnist
+from .models import VAE, Autoencoder
+from .training import History, fit
+
+# Bump when a recipe changes in a way its config does not show.
+RECIPE_VERSION = 1
+
+SHARED = {
+    "vae-20": {"kind": "VAE", "latent_dim": 20, "hidden_dim": 400, "epochs": 60},
+    "ae-20": {"kind": "Autoencoder", "latent_dim": 20, "hidden_dim": 400, "epochs": 60},
+    "vae-2": {"kind": "VAE", "latent_dim": 2, "hidden_dim": 400, "epochs": 60},
+}
+
+
+def models_folder(cache_dir: str | os.PathLike | None = None) -> Path:
+    return cache_root(cache_dir) / "models"
+
+
+def train_or_load(
+    name: str,
+    build: Callable[[], torch.nn.Module],
+    train: Callable[[torch.nn.Module], History],
+    config: dict,
+    cache_dir: str | os.PathLike | None = None,
+):
+    """Return ``(model, history)``: from the cache if a valid file for ``config`` exists, else
+    ``build()`` a model, ``train(model)`` it and cache the result.
+
+    config: everything that decides the result (JSON-serialisable); it names the cache file.
+    """
+    recipe = {
+        "name": name,
+        "config": config,
+        "recipe_version": RECIPE_VERSION,
+        "package": __version__,
+    }
+    digest = hashlib.sha1(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+    path = models_folder(cache_dir) / f"{name}-{digest}.pt"
+    if path.exists():
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            if saved.get("recipe") != recipe:
+                raise ValueError("it was made by a different recipe")
+            model = build()
+            model.load_state_dict(saved["state_dict"])
+            model.eval()
+            return model, History.from_dict(saved["history"])
+        except Exception as err:
+            warnings.warn(
+                f"Cached model {path} could not be used ({err}); retraining it.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    model = build()
+    history = train(model)
+    model.eval()
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _atomic_save({"recipe": recipe, "state_dict": state, "history": history.to_dict()}, path)
+    return model, history
+
+
+def _atomic_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save(obj, stream)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def shared_model(
+    name: str,
+    source: str | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+):
+    """One of the lessons' shared models, trained on MNIST (dynamic binarization) or loaded.
+
+    name: one of ``SHARED`` ("vae-20", "ae-20", "vae-2"). source: as for ``load_mnist``.
+    Returns ``(model, history)``; the model is in eval mode on the CPU.
+    """
+    if name not in SHARED:
+        raise ValueError(f"name={name!r} is not a shared model; use one of {sorted(SHARED)}.")
+    recipe = dict(SHARED[name])
+    dataset = load_mnist(source=source, binarize="dynamic", seed=seed)
+    config = {**recipe, "source": dataset.source, "seed": seed, "batch_size": 128, "lr": 1e-3}
+    cls = VAE if recipe["kind"] == "VAE" else Autoencoder
+
+    def build():
+        return cls(latent_dim=recipe["latent_dim"], hidden_dim=recipe["hidden_dim"])
+
+    def train(model):
+        return fit(
+            model,
+            dataset.train_x,
+            epochs=recipe["epochs"],
+            seed=seed,
+            test_x=dataset.test_x,
+            progress=progress,
+        )
+
+    model, history = train_or_load(name, build, train, config, cache_dir=cache_dir)
+    return model.cpu(), history
