@@ -122,11 +122,14 @@ def fit(
     test_x: torch.Tensor | None = None,
     device: str | torch.device | None = None,
     optimizer: torch.optim.Optimizer | None = None,
+    callback=None,
 ) -> History:
     """Train ``model`` by maximising ``objective`` (default: the ELBO) with Adam.
 
     x: (N, input_dim) training images in [0, 1]; grey levels are binarized afresh every epoch
     for a Bernoulli model. test_x: optional held-out images, scored after every epoch.
+    callback: optional ``callback(epoch, model, history)`` run after every epoch (epoch from 1),
+    e.g. to record extra per-epoch measurements.
     Returns a :class:`History` of per-epoch train/test averages in nats per example.
     """
     check_positive_int("epochs", epochs)
@@ -170,6 +173,8 @@ def fit(
         if test_x is not None:
             history.test.append(evaluate(model, test_x, objective, seed=seed))
         history.seconds.append(time.perf_counter() - start)
+        if callback is not None:
+            callback(history.epochs, model, history)
         if bar is not None:
             shown = {"train": f"{history.train[-1]:.1f}"}
             if history.test:
