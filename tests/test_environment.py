@@ -1,0 +1,77 @@
+"""requirements.txt and environment.yml pin the same exact versions."""
+
+import re
+
+from conftest import ROOT
+
+PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)==([A-Za-z0-9_.+\-]+)$")
+
+
+def _pins(lines):
+    pins, other = {}, []
+    for raw in lines:
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = PIN.match(line)
+        if match:
+            pins[match.group(1).lower()] = match.group(2)
+        else:
+            other.append(line)
+    return pins, other
+
+
+def requirements():
+    return _pins((ROOT / "requirements.txt").read_text().splitlines())
+
+
+def environment_pip_section():
+    lines, inside = [], False
+    for raw in (ROOT / "environment.yml").read_text().splitlines():
+        stripped = raw.strip()
+        if stripped == "- pip:":
+            inside = True
+            continue
+        if inside:
+            if stripped.startswith("- "):
+                lines.append(stripped[2:])
+            elif stripped:
+                break
+    return _pins(lines)
+
+
+def test_every_requirement_is_pinned_exactly():
+    pins, other = requirements()
+    assert other == ["-e ."], f"unpinned lines in requirements.txt: {other}"
+    assert pins["torch"] == "2.13.0"
+    assert len(pins) >= 10
+
+
+def test_environment_yml_has_the_same_pins():
+    req_pins, _ = requirements()
+    env_pins, env_other = environment_pip_section()
+    assert env_other == ["-e ."]
+    assert env_pins == req_pins, {
+        "only in requirements.txt": sorted(set(req_pins.items()) - set(env_pins.items())),
+        "only in environment.yml": sorted(set(env_pins.items()) - set(req_pins.items())),
+    }
+
+
+def test_installed_versions_match_the_pins():
+    from importlib.metadata import version
+
+    pins, _ = requirements()
+    wrong = {name: (want, version(name)) for name, want in pins.items()
+             if version(name).split("+")[0] != want}
+    assert not wrong, f"installed versions differ from the pins (want, have): {wrong}"
+
+
+def test_readme_commands_are_the_ones_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    blocks = re.findall(r"<!-- (\w+)-command -->\s*```bash\n(.+?)\n```", readme)
+    commands = dict(blocks)
+    assert set(commands) == {"lessons", "test"}, "README needs exactly the two quick-start commands"
+    assert "jupyter lab" in commands["lessons"]
+    assert "pytest" in commands["test"]
+    assert "test-command" in ci, ".ci/run must take its test command from the README"
