@@ -68,6 +68,7 @@ def test_unknown_options_are_named():
         data.load_mnist(source="mnist-online")
 
 
+@pytest.mark.filterwarnings("ignore:A network error occurred")
 def test_openml_offline_fails_with_one_clear_sentence(no_network, tmp_path):
     with pytest.raises(RuntimeError) as info:
         data.load_mnist(source="openml", cache_dir=tmp_path)

@@ -61,8 +61,11 @@ def test_installed_versions_match_the_pins():
     from importlib.metadata import version
 
     pins, _ = requirements()
-    wrong = {name: (want, version(name)) for name, want in pins.items()
-             if version(name).split("+")[0] != want}
+    wrong = {
+        name: (want, version(name))
+        for name, want in pins.items()
+        if version(name).split("+")[0] != want
+    }
     assert not wrong, f"installed versions differ from the pins (want, have): {wrong}"
 
 

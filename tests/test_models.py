@@ -76,8 +76,12 @@ def test_autoencoder_has_no_prior():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"likelihood": "poisson"}, "likelihood"), ({"arch": "resnet"}, "arch"),
-     ({"latent_dim": 0}, "latent_dim"), ({"arch": "conv", "input_dim": 64}, "conv")],
+    [
+        ({"likelihood": "poisson"}, "likelihood"),
+        ({"arch": "resnet"}, "arch"),
+        ({"latent_dim": 0}, "latent_dim"),
+        ({"arch": "conv", "input_dim": 64}, "conv"),
+    ],
 )
 def test_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
