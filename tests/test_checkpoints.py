@@ -30,7 +30,7 @@ def test_trains_once_then_loads(tmp_path):
     assert calls == [1]
     assert torch.equal(again.decoder[0].bias, torch.full((8,), 0.25))
     assert history2.to_dict() == history.to_dict()
-    files = list((tmp_path / "models").iterdir())
+    files = [p for p in (tmp_path / "models").iterdir() if p.is_file()]
     assert len(files) == 1 and files[0].suffix == ".pt"  # no temporary files left behind
     # a different config is a different file
     checkpoints.train_or_load("tiny", build, train, {"a": 2}, cache_dir=tmp_path)
@@ -41,7 +41,7 @@ def test_broken_file_is_retrained_with_a_warning(tmp_path):
     calls = []
     build, train = make(calls)
     checkpoints.train_or_load("tiny", build, train, {}, cache_dir=tmp_path)
-    (path,) = (tmp_path / "models").iterdir()
+    (path,) = (tmp_path / "models").glob("*.pt")
     path.write_bytes(b"not a torch file")
     with pytest.warns(RuntimeWarning, match="retraining"):
         model, _ = checkpoints.train_or_load("tiny", build, train, {}, cache_dir=tmp_path)
@@ -56,7 +56,7 @@ def test_stale_file_is_retrained(tmp_path):
     calls = []
     build, train = make(calls)
     checkpoints.train_or_load("tiny", build, train, {}, cache_dir=tmp_path)
-    (path,) = (tmp_path / "models").iterdir()
+    (path,) = (tmp_path / "models").glob("*.pt")
     saved = torch.load(path, weights_only=True)
     saved["recipe"]["recipe_version"] = -1
     torch.save(saved, path)
@@ -68,3 +68,16 @@ def test_stale_file_is_retrained(tmp_path):
 def test_unknown_shared_model():
     with pytest.raises(ValueError, match="vae-20"):
         checkpoints.shared_model("vae-3")
+
+
+def test_shared_model_initial_weights_are_seeded(monkeypatch):
+    """Two processes must train the same shared model: the build step seeds its weights."""
+
+    def fake_train_or_load(name, build, train, config, cache_dir=None):
+        torch.manual_seed(torch.seed())  # whatever random state the caller left behind
+        return build(), None
+
+    monkeypatch.setattr(checkpoints, "train_or_load", fake_train_or_load)
+    first, _ = checkpoints.shared_model("vae-2", progress=False)
+    second, _ = checkpoints.shared_model("vae-2", progress=False)
+    assert torch.equal(first.decoder[0].weight, second.decoder[0].weight)

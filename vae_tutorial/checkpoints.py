@@ -8,6 +8,7 @@ same folder, then ``os.replace``), so an interrupted run leaves no half-written 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -24,7 +25,7 @@ from .models import VAE, Autoencoder
 from .training import History, fit
 
 # Bump when a recipe changes in a way its config does not show.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 
 SHARED = {
     "vae-20": {"kind": "VAE", "latent_dim": 20, "hidden_dim": 400, "epochs": 60},
@@ -57,27 +58,47 @@ def train_or_load(
     }
     digest = hashlib.sha1(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
     path = models_folder(cache_dir) / f"{name}-{digest}.pt"
-    if path.exists():
-        try:
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-            if saved.get("recipe") != recipe:
-                raise ValueError("it was made by a different recipe")
-            model = build()
-            model.load_state_dict(saved["state_dict"])
-            model.eval()
-            return model, History.from_dict(saved["history"])
-        except Exception as err:
-            warnings.warn(
-                f"Cached model {path} could not be used ({err}); retraining it.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-    model = build()
-    history = train(model)
-    model.eval()
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    _atomic_save({"recipe": recipe, "state_dict": state, "history": history.to_dict()}, path)
+    # One process trains, others wait for its file (e.g. two lessons opened at once).
+    with _exclusive(path):
+        if path.exists():
+            try:
+                saved = torch.load(path, map_location="cpu", weights_only=True)
+                if saved.get("recipe") != recipe:
+                    raise ValueError("it was made by a different recipe")
+                model = build()
+                model.load_state_dict(saved["state_dict"])
+                model.eval()
+                return model, History.from_dict(saved["history"])
+            except Exception as err:
+                warnings.warn(
+                    f"Cached model {path} could not be used ({err}); retraining it.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+        model = build()
+        history = train(model)
+        model.eval()
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        _atomic_save({"recipe": recipe, "state_dict": state, "history": history.to_dict()}, path)
     return model, history
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    """Hold an exclusive lock on ``path``'s lock file where the OS offers ``fcntl``."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock, at worst two processes train the same model
+        yield
+        return
+    lock = path.parent / ".locks" / f"{path.name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _atomic_save(obj, path: Path) -> None:
@@ -112,6 +133,7 @@ def shared_model(
     cls = VAE if recipe["kind"] == "VAE" else Autoencoder
 
     def build():
+        torch.manual_seed(seed)  # the initial weights are part of the recipe
         return cls(latent_dim=recipe["latent_dim"], hidden_dim=recipe["hidden_dim"])
 
     def train(model):
