@@ -178,7 +178,8 @@ class VAE(_EncoderDecoder):
     ) -> torch.Tensor:
         """Decode n prior draws z ~ N(0, temperature^2 I); returns E[x|z], (n, input_dim)."""
         check_positive_int("n", n)
-        z = torch.randn(n, self.latent_dim, generator=generator, device=self.device)
+        # draw on the CPU so a CPU generator works for a model on any device
+        z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
         return self.decode_mean(temperature * z)
 
     def forward(self, x: torch.Tensor):
