@@ -13,7 +13,12 @@ from typing import NamedTuple
 import torch
 
 from ._checks import check_positive_int
-from .objectives import _checked, log_importance_weights
+from .objectives import _checked, _log_weights
+
+# Rows (samples x images) per decoder pass: large enough for efficient matrix products, small
+# enough that the (rows, 784) temporaries stay near the CPU caches. Decoding all 500 x 100 of a
+# default chunk at once took 0.47 GB more memory and about 1.8x the CPU time (one thread).
+_ROWS_PER_PASS = 5_000
 
 
 class LogLikelihoodEstimate(NamedTuple):
@@ -70,9 +75,15 @@ def log_marginal_likelihood(
 def _estimate(model, x, num_samples, batch_size):
     device = getattr(model, "device", x.device)
     x = x.to(device)
+    q = model.encode(x)
+    samples_per_pass = max(1, _ROWS_PER_PASS // len(x))
     lse_w, lse_w2 = [], []
     for start in range(0, num_samples, batch_size):
-        log_w = log_importance_weights(model, x, min(batch_size, num_samples - start))
+        z = q.sample((min(batch_size, num_samples - start),))
+        # log w_l = log p(x, z_l) - log q(z_l|x): (samples, images), decoded a slice at a time.
+        log_w = torch.cat(
+            [_log_weights(model, x, q, z_part) for z_part in z.split(samples_per_pass)]
+        )
         lse_w.append(torch.logsumexp(log_w, 0))
         lse_w2.append(torch.logsumexp(2 * log_w, 0))
     log_sum_w = torch.logsumexp(torch.stack(lse_w), 0)
