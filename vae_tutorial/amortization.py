@@ -24,7 +24,9 @@ from typing import NamedTuple
 import torch
 
 from ._checks import check_positive_int
+from .likelihood import combine_log_weight_chunks
 from .objectives import _checked, kl_to_standard_normal
+from .reparam import log_q_via_change_of_variables
 
 
 def gaussian_elbo_samples(
@@ -172,16 +174,11 @@ def log_marginal_with_proposal(
         n = min(chunk, num_samples - start)
         eps = torch.randn((n, *mu.shape), generator=generator, dtype=mu.dtype).to(mu.device)
         z = mu + sigma * eps
-        # log q(z) by change of variables: log N(eps; 0, I) - sum log sigma.
-        log_q = -0.5 * (eps.pow(2) + math.log(2 * math.pi)).sum(-1) - log_sigma.sum(-1)
+        log_q = log_q_via_change_of_variables(eps, log_sigma)
         log_w = model.decode(z).log_prob(x) + prior.log_prob(z) - log_q
         lse_w.append(torch.logsumexp(log_w, 0))
         lse_w2.append(torch.logsumexp(2 * log_w, 0))
-    log_sum_w = torch.logsumexp(torch.stack(lse_w), 0)
-    log_sum_w2 = torch.logsumexp(torch.stack(lse_w2), 0)
-    ratio = torch.exp(log_sum_w2 - 2 * log_sum_w + math.log(num_samples))
-    stderr = torch.sqrt((ratio - 1).clamp(min=0) / num_samples)
-    return EstimateWithError((log_sum_w - math.log(num_samples)).cpu(), stderr.cpu())
+    return EstimateWithError(*combine_log_weight_chunks(lse_w, lse_w2, num_samples))
 
 
 def mean_with_stderr(values: torch.Tensor) -> tuple[float, float]:

@@ -86,6 +86,16 @@ def _estimate(model, x, num_samples, batch_size):
         )
         lse_w.append(torch.logsumexp(log_w, 0))
         lse_w2.append(torch.logsumexp(2 * log_w, 0))
+    return combine_log_weight_chunks(lse_w, lse_w2, num_samples)
+
+
+def combine_log_weight_chunks(lse_w, lse_w2, num_samples: int):
+    """log p(x) and its delta-method standard error from chunked sums of weights.
+
+    lse_w, lse_w2: lists of logsumexp_l log w_l and logsumexp_l 2 log w_l over each chunk of
+    samples, each (batch,); num_samples: L in all.
+    Returns (log_px, stderr), each (batch,), on the CPU.
+    """
     log_sum_w = torch.logsumexp(torch.stack(lse_w), 0)
     log_sum_w2 = torch.logsumexp(torch.stack(lse_w2), 0)
     log_px = log_sum_w - math.log(num_samples)
