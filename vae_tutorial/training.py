@@ -7,15 +7,14 @@ Python work happens in the loop. Bernoulli models see freshly drawn binary pixel
 
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
 from ._checks import check_positive_int
 from .objectives import _inputs_already_checked, default_objective
+from .seeding import resolve_seed, seed_everything  # noqa: F401 (seed_everything is public here)
 
 
 def default_device() -> torch.device:
@@ -26,14 +25,6 @@ def default_device() -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and torch; return a torch generator seeded the same way."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 @dataclass
@@ -116,7 +107,7 @@ def fit(
     epochs: int,
     batch_size: int = 128,
     lr: float = 1e-3,
-    seed: int = 0,
+    seed: int | None = None,
     objective=None,
     progress: bool = True,
     test_x: torch.Tensor | None = None,
@@ -130,6 +121,7 @@ def fit(
     for a Bernoulli model. test_x: optional held-out images, scored after every epoch.
     callback: optional ``callback(epoch, model, history)`` run after every epoch (epoch from 1),
     e.g. to record extra per-epoch measurements.
+    seed: shuffling, binarization and test noise; None uses the run's seed (``VAE_TUTORIAL_SEED``).
     Returns a :class:`History` of per-epoch train/test averages in nats per example.
     """
     check_positive_int("epochs", epochs)
@@ -146,6 +138,7 @@ def fit(
         if test_x is not None:
             check(test_x, "test_x")
 
+    seed = resolve_seed(seed)
     generator = seed_everything(seed)
     model.to(device)
     model.train()
