@@ -26,6 +26,7 @@ AE = Autoencoder(latent_dim=2, hidden_dim=8).eval()
 NONE = torch.rand(0, 784)
 SOME = torch.bernoulli(torch.full((4, 784), 0.5))
 ZEROS = torch.zeros(0, 2)
+EMPTY_2D = np.zeros((0, 2))
 
 CALLS = {
     "fit": (lambda: fit(VAE(latent_dim=2, hidden_dim=8), NONE, 1, progress=False), "x"),
@@ -51,6 +52,14 @@ CALLS = {
     "vae_codes": (lambda: few_labels.vae_codes(VAE_, NONE), "images"),
     "sample_labeled_indices": (lambda: few_labels.sample_labeled_indices([], 1, 0), "labels"),
     "pca_codes": (lambda: few_labels.pca_codes(np.zeros((0, 5)), np.zeros((3, 5)), 2), "train_x"),
+    "standardize": (
+        lambda: few_labels.standardize(np.zeros((0, 2)), np.zeros((3, 2))),
+        "train_features",
+    ),
+    "few_label_experiment": (
+        lambda: few_labels.few_label_experiment({"a": (EMPTY_2D, EMPTY_2D)}, [], []),
+        "train_y",
+    ),
     "unit_activity": (lambda: latent_metrics.unit_activity(np.zeros((0, 3))), "mu"),
     "train_digit_classifier": (
         lambda: train_digit_classifier(NONE, torch.zeros(0, dtype=torch.int64)),

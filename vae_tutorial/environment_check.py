@@ -19,6 +19,8 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
+from ._checks import check_choice
+
 OK, WARNING, PROBLEM = "ok", "warning", "problem"
 MIN_PYTHON = (3, 10)
 # The packages whose versions the lessons depend on most; all are pinned in requirements.txt.
@@ -38,10 +40,7 @@ class Finding:
     message: str
 
     def __post_init__(self):
-        if self.status not in (OK, WARNING, PROBLEM):
-            raise ValueError(
-                f"status={self.status!r} is not a known option; use 'ok', 'warning' or 'problem'."
-            )
+        check_choice("status", self.status, (OK, WARNING, PROBLEM))
 
 
 def parse_requirements(lines: Iterable[str]) -> tuple[dict[str, str], list[str]]:

@@ -72,6 +72,7 @@ def standardize(train_features, test_features) -> tuple[np.ndarray, np.ndarray]:
     """
     train = to_numpy(train_features).astype(np.float64)
     test = to_numpy(test_features).astype(np.float64)
+    check_nonempty("train_features", train)
     if train.ndim != 2 or test.ndim != 2 or train.shape[1] != test.shape[1]:
         raise ValueError(
             f"train_features {train.shape} and test_features {test.shape} must both be "
@@ -280,6 +281,8 @@ def few_label_experiment(
     if not features or not labels_per_class or not seeds:
         raise ValueError("features, labels_per_class and seeds must each be non-empty.")
     train_y, test_y = to_numpy(train_y), to_numpy(test_y)
+    check_nonempty("train_y", train_y)
+    check_nonempty("test_y", test_y)
     states = {}
     for name, (train_f, test_f) in features.items():
         train_f, test_f = to_numpy(train_f), to_numpy(test_f)
