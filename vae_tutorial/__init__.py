@@ -2,8 +2,11 @@
 
 Data flow one way; no module imports one to its right (``_checks`` and ``seeding`` serve all):
 
-    densities, data -> models -> objectives -> training -> likelihood -> flows -> amortization
-    latent_metrics -> latent_space -> few_labels;  images -> plots, widgets (views)
+    densities -> reparam;  data -> models -> objectives -> training -> likelihood -> flows
+        -> amortization;  training -> checkpoints, environment_check
+    latent_metrics -> latent_space -> few_labels;  images -> plots;  latent_space, images
+        -> widgets (the ipywidgets views)
+    linear_gaussian, latent_optimisation, classifier: built on densities / models only
 
 One home per formula: log-densities and closed-form KLs in ``densities``; every bound built on
 ``objectives.log_weights``; one importance-sampling estimator (``likelihood``, any proposal); one
