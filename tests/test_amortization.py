@@ -8,13 +8,14 @@ from torch.distributions import Independent, Normal, kl_divergence
 
 from vae_tutorial.amortization import (
     gaussian_elbo,
-    gaussian_elbo_samples,
     log_marginal_with_proposal,
     mean_with_stderr,
     optimise_gaussian_posterior,
 )
+from vae_tutorial.flows import FlowPosterior
 from vae_tutorial.linear_gaussian import fit_ppca
 from vae_tutorial.models import VAE
+from vae_tutorial.objectives import posterior_elbo_samples
 
 # Statistical checks allow this many Monte-Carlo standard errors.
 K_SE = 5
@@ -45,15 +46,19 @@ def test_elbo_samples_match_torch_distributions_in_a_vae():
     model = VAE(latent_dim=3, hidden_dim=16, input_dim=12)
     x = torch.bernoulli(torch.rand(5, 12))
     mu, log_sigma = torch.randn(5, 3), 0.3 * torch.randn(5, 3)
-    eps = torch.randn(4, 5, 3)
+    eps = torch.randn(4, 5, 3, generator=torch.Generator().manual_seed(1))
     q = Independent(Normal(mu, log_sigma.exp()), 1)
-    expected = model.decode(mu + log_sigma.exp() * eps).log_prob(x) - kl_divergence(
-        q, model.prior()
-    )
+    log_px_z = model.decode(mu + log_sigma.exp() * eps).log_prob(x)
+    expected = log_px_z - kl_divergence(q, model.prior())
+    expected_mc = log_px_z + model.prior().log_prob(mu + log_sigma.exp() * eps)
+    expected_mc = expected_mc - q.log_prob(mu + log_sigma.exp() * eps)
     with torch.no_grad():
-        ours = gaussian_elbo_samples(model, x, mu, log_sigma, eps)
-    assert ours.shape == (4, 5)
-    assert torch.allclose(ours, expected, atol=1e-4)
+        for kl, oracle in (("analytic", expected), ("mc", expected_mc)):
+            generator = torch.Generator().manual_seed(1)
+            posterior = FlowPosterior(mu, log_sigma)
+            ours = posterior_elbo_samples(model, x, posterior, 4, generator, kl=kl)
+            assert ours.shape == (4, 5)
+            assert torch.allclose(ours, oracle, atol=1e-4)
 
 
 def test_monte_carlo_elbo_agrees_with_the_closed_form(ppca):

@@ -81,3 +81,15 @@ def test_shared_model_initial_weights_are_seeded(monkeypatch):
     first, _ = checkpoints.shared_model("vae-2", progress=False)
     second, _ = checkpoints.shared_model("vae-2", progress=False)
     assert torch.equal(first.decoder[0].weight, second.decoder[0].weight)
+
+
+def test_shared_models_train_on_the_cpu(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake_fit(model, x, **kwargs):
+        seen.update(kwargs)
+        return History("elbo", [-200.0], [-210.0], [1.0])
+
+    monkeypatch.setattr(checkpoints, "fit", fake_fit)
+    model, _ = checkpoints.shared_model("vae-2", progress=False, cache_dir=tmp_path)
+    assert seen["device"] == "cpu" and model.device.type == "cpu" and not model.training

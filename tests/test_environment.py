@@ -4,21 +4,7 @@ import re
 
 from conftest import ROOT
 
-PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)==([A-Za-z0-9_.+\-]+)$")
-
-
-def _pins(lines):
-    pins, other = {}, []
-    for raw in lines:
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        match = PIN.match(line)
-        if match:
-            pins[match.group(1).lower()] = match.group(2)
-        else:
-            other.append(line)
-    return pins, other
+from vae_tutorial.environment_check import parse_requirements as _pins
 
 
 def requirements():

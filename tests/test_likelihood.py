@@ -5,9 +5,11 @@ import math
 import pytest
 import torch
 
+from vae_tutorial.flows import FlowPosterior
 from vae_tutorial.likelihood import log_marginal_likelihood
 from vae_tutorial.models import VAE
 from vae_tutorial.objectives import elbo, log_importance_weights
+from vae_tutorial.training import evaluate
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +49,27 @@ def test_bad_arguments(model):
         log_marginal_likelihood(model, x, num_samples=0)
     with pytest.raises(ValueError, match="Bernoulli"):
         log_marginal_likelihood(model, torch.full((2, 784), 0.3))
+
+
+def test_the_callers_random_state_is_left_alone(model):
+    x = torch.bernoulli(torch.rand(3, 784, generator=torch.Generator().manual_seed(3)))
+    torch.manual_seed(11)
+    expected_next = torch.rand(3)
+    torch.manual_seed(11)
+    log_marginal_likelihood(model, x, num_samples=20, seed=0)
+    evaluate(model, x, seed=0)
+    assert torch.equal(torch.rand(3), expected_next)
+
+
+def test_a_proposal_that_is_the_encoder_gives_the_same_kind_of_estimate(model):
+    # q given per image (a diagonal Gaussian with the encoder's parameters) instead of the encoder
+    x = torch.bernoulli(torch.rand(6, 784, generator=torch.Generator().manual_seed(4)))
+    with torch.no_grad():
+        mu, log_sigma = model.encoder_params(x)
+    proposal = FlowPosterior(mu, log_sigma, learn_base=False)
+    with_proposal = log_marginal_likelihood(model, x, num_samples=4000, proposal=proposal)
+    with_encoder = log_marginal_likelihood(model, x, num_samples=4000, seed=1)
+    spread = (with_proposal.stderr.pow(2) + with_encoder.stderr.pow(2)).sqrt()
+    assert ((with_proposal.log_px - with_encoder.log_px).abs() < 5 * spread + 1e-3).all()
+    again = log_marginal_likelihood(model, x, num_samples=4000, proposal=proposal)
+    assert torch.equal(again.log_px, with_proposal.log_px)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import io
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ import torch
 from IPython.core.formatters import DisplayFormatter
 from PIL import Image
 
+from vae_tutorial import images, latent_space
 from vae_tutorial import widgets as W
 from vae_tutorial.models import VAE, Autoencoder
 
@@ -59,25 +62,25 @@ def read_png(data: bytes) -> np.ndarray:
 
 def test_png_bytes_round_trip_through_pillow():
     pixels = np.random.default_rng(0).integers(0, 256, size=(13, 7), dtype=np.uint8)
-    decoded_pixels = read_png(W.png_bytes(pixels))
+    decoded_pixels = read_png(images.png_bytes(pixels))
     assert decoded_pixels.shape == (13, 7)
     np.testing.assert_array_equal(decoded_pixels, pixels)
 
 
 def test_png_bytes_rejects_float_input():
     with pytest.raises(ValueError, match="uint8"):
-        W.png_bytes(np.zeros((4, 4)))
+        images.png_bytes(np.zeros((4, 4)))
 
 
 def test_to_pixels_is_dark_ink_on_white_and_zooms():
-    out = W.to_pixels(np.array([[0.0, 1.0], [0.5, 0.25]]), zoom=3)
+    out = images.to_pixels(np.array([[0.0, 1.0], [0.5, 0.25]]), zoom=3)
     assert out.shape == (6, 6) and out.dtype == np.uint8
     assert out[0, 0] == 255 and out[0, 3] == 0 and out[3, 0] == 128 and out[5, 5] == 191
 
 
 def test_tile_places_images_in_rows():
-    images = np.stack([np.full((2, 3), v, dtype=np.float32) for v in (0.2, 0.4, 0.6)])
-    canvas = W.tile(images, ncols=2, pad=1, background=0.0)
+    stack = np.stack([np.full((2, 3), v, dtype=np.float32) for v in (0.2, 0.4, 0.6)])
+    canvas = images.tile(stack, ncols=2, pad=1, background=0.0)
     assert canvas.shape == (2 * 3 + 1, 2 * 4 + 1)
     assert canvas[1, 1] == pytest.approx(0.2)
     assert canvas[1, 5] == pytest.approx(0.4)
@@ -93,7 +96,7 @@ def test_tile_places_images_in_rows():
 def test_lerp_and_slerp_endpoints_are_exact():
     rng = np.random.default_rng(0)
     z_a, z_b = rng.normal(size=5), rng.normal(size=5)
-    for step in (W.lerp, W.slerp):
+    for step in (latent_space.lerp, latent_space.slerp):
         np.testing.assert_array_equal(step(z_a, z_b, 0.0), z_a)
         np.testing.assert_array_equal(step(z_a, z_b, 1.0), z_b)
 
@@ -104,7 +107,7 @@ def test_slerp_moves_at_constant_angular_speed_between_codes_of_equal_length():
     z_b *= np.linalg.norm(z_a) / np.linalg.norm(z_b)
     omega = math.acos(z_a @ z_b / np.linalg.norm(z_a) / np.linalg.norm(z_b))
     for t in (0.2, 0.5, 0.9):
-        z = W.slerp(z_a, z_b, t)
+        z = latent_space.slerp(z_a, z_b, t)
         angle = math.acos(z @ z_a / np.linalg.norm(z) / np.linalg.norm(z_a))
         assert angle == pytest.approx(t * omega, abs=1e-9)
 
@@ -114,22 +117,22 @@ def test_slerp_keeps_the_norm_between_codes_of_equal_length():
     z_a, z_b = rng.normal(size=4), rng.normal(size=4)
     z_b *= np.linalg.norm(z_a) / np.linalg.norm(z_b)
     for t in np.linspace(0, 1, 7):
-        assert np.linalg.norm(W.slerp(z_a, z_b, t)) == pytest.approx(np.linalg.norm(z_a))
+        assert np.linalg.norm(latent_space.slerp(z_a, z_b, t)) == pytest.approx(np.linalg.norm(z_a))
 
 
 def test_slerp_falls_back_to_a_line_for_parallel_codes():
     z = np.array([1.0, 2.0])
-    np.testing.assert_allclose(W.slerp(z, 3 * z, 0.5), 2 * z)
-    np.testing.assert_allclose(W.slerp(np.zeros(2), z, 0.5), 0.5 * z)
+    np.testing.assert_allclose(latent_space.slerp(z, 3 * z, 0.5), 2 * z)
+    np.testing.assert_allclose(latent_space.slerp(np.zeros(2), z, 0.5), 0.5 * z)
 
 
 def test_attribute_vector_is_a_difference_of_means():
     codes = np.arange(12, dtype=np.float32).reshape(6, 2)
     has = np.array([1, 1, 0, 0, 0, 0], bool)
     lacks = np.array([0, 0, 0, 0, 1, 1], bool)
-    np.testing.assert_allclose(W.attribute_vector(codes, has, lacks), [-8.0, -8.0])
+    np.testing.assert_allclose(latent_space.attribute_vector(codes, has, lacks), [-8.0, -8.0])
     with pytest.raises(ValueError, match="at least one"):
-        W.attribute_vector(codes, np.zeros(6, bool), lacks)
+        latent_space.attribute_vector(codes, np.zeros(6, bool), lacks)
 
 
 def test_thickness_vector_compares_the_inkiest_and_lightest_quarters(vae):
@@ -139,7 +142,9 @@ def test_thickness_vector_compares_the_inkiest_and_lightest_quarters(vae):
         codes = vae.encoder_params(x)[0].numpy()
     order = np.argsort(x.sum(1).numpy())
     expected = codes[order[-5:]].mean(0) - codes[order[:5]].mean(0)
-    np.testing.assert_allclose(W.thickness_vector(vae, x), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        latent_space.thickness_vector(vae, x), expected, rtol=1e-5, atol=1e-6
+    )
 
 
 def test_thickness_vector_with_labels_averages_within_class_differences(vae):
@@ -154,7 +159,7 @@ def test_thickness_vector_with_labels_averages_within_class_differences(vae):
         idx = np.flatnonzero(labels == c)
         order = idx[np.argsort(mass[idx])]
         parts.append(codes[order[-2:]].mean(0) - codes[order[:2]].mean(0))
-    got = W.thickness_vector(vae, x, labels=labels)
+    got = latent_space.thickness_vector(vae, x, labels=labels)
     np.testing.assert_allclose(got, np.mean(parts, 0), rtol=1e-5, atol=1e-6)
 
 
@@ -162,7 +167,7 @@ def test_class_vector_points_from_source_to_target(vae, data):
     x, y = data
     with torch.no_grad():
         codes = vae.encoder_params(x)[0].numpy()
-    got = W.class_vector(vae, x, y, source=1, target=3)
+    got = latent_space.class_vector(vae, x, y, source=1, target=3)
     expected = codes[y.numpy() == 3].mean(0) - codes[y.numpy() == 1].mean(0)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
@@ -171,12 +176,27 @@ def test_latent_activity_is_the_variance_of_the_mean_codes(vae, data):
     x, _ = data
     with torch.no_grad():
         mu = vae.encoder_params(x)[0].double().numpy()
-    np.testing.assert_allclose(W.latent_activity(vae, x), mu.var(0), rtol=1e-5)
+    np.testing.assert_allclose(latent_space.latent_activity(vae, x), mu.var(0), rtol=1e-5)
 
 
 # ---------------------------------------------------------------------------------------------
 # LatentExplorer
 # ---------------------------------------------------------------------------------------------
+
+
+def test_latent_space_operations_need_no_widgets():
+    code = "import sys; import vae_tutorial.latent_space; sys.exit('ipywidgets' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_slider_events_leave_the_thread_count_alone(vae, monkeypatch):
+    explorer = W.LatentExplorer(vae)
+
+    def refuse(n):
+        raise AssertionError("a slider event changed the process's torch threads")
+
+    monkeypatch.setattr(torch, "set_num_threads", refuse)
+    explorer.sliders[0].value = 1.0
 
 
 def test_slider_change_shows_exactly_the_decoded_code(vae):

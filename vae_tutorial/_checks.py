@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -17,12 +18,26 @@ def check_positive_int(name: str, value) -> None:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
 
 
+def check_nonempty(name: str, value) -> None:
+    """Raise unless ``value`` (a tensor, array or sequence) holds at least one example."""
+    if len(value) == 0:
+        raise ValueError(f"{name} is empty; pass at least one example.")
+
+
+def to_numpy(x, dtype=None) -> np.ndarray:
+    """A tensor (any device, with or without gradient) or array-like as a NumPy array."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=dtype)
+
+
 def check_data(
     x, name: str = "x", dim: int | None = None, binary: bool = False, unit_interval: bool = True
 ) -> torch.Tensor:
     """Check a batch of flattened images and return it.
 
-    x: (batch, dim) floating tensor; values in [0, 1] (``unit_interval``), in {0, 1} (``binary``).
+    x: (batch, dim) floating tensor, batch >= 1; values in [0, 1] (``unit_interval``), in {0, 1}
+    (``binary``).
     """
     if not isinstance(x, torch.Tensor):
         raise ValueError(
@@ -38,6 +53,7 @@ def check_data(
         raise ValueError(
             f"{name} must have shape (batch, {dim or 'pixels'}), got {tuple(x.shape)}{hint}."
         )
+    check_nonempty(name, x)
     if dim is not None and x.shape[1] != dim:
         raise ValueError(
             f"{name} has {x.shape[1]} values per example but the model expects {dim}; "
@@ -57,3 +73,9 @@ def check_data(
             "likelihood='gaussian'."
         )
     return x
+
+
+def model_input(model, x, name: str = "x") -> torch.Tensor:
+    """``model.check_input(x, name)`` where the model has one (checked, maybe converted), else x."""
+    check = getattr(model, "check_input", None)
+    return check(x, name) if check is not None else x

@@ -50,6 +50,8 @@ def train_or_load(
     ``build()`` a model, ``train(model)`` it and cache the result.
 
     config: everything that decides the result (JSON-serialisable); it names the cache file.
+    The model comes back in eval mode on the CPU, whether it was trained (on any device) or
+    loaded; move it with ``model.to(device)``.
     """
     recipe = {
         "name": name,
@@ -78,9 +80,10 @@ def train_or_load(
                 )
         model = build()
         history = train(model)
-        model.eval()
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        _atomic_save({"recipe": recipe, "state_dict": state, "history": history.to_dict()}, path)
+        model.cpu().eval()
+        _atomic_save(
+            {"recipe": recipe, "state_dict": model.state_dict(), "history": history.to_dict()}, path
+        )
     return model, history
 
 
@@ -126,6 +129,8 @@ def shared_model(
     name: one of ``SHARED`` ("vae-20", "ae-20", "vae-2"). source: as for ``load_mnist``.
     seed: initial weights, shuffling and binarization; None uses the run's seed
     (``VAE_TUTORIAL_SEED``), so another seed trains (and caches) another model.
+    Shared models always train on the CPU, whatever accelerator is present, so one cache file
+    means one model on every machine (the cache key names neither device nor torch version).
     Returns ``(model, history)``; the model is in eval mode on the CPU.
     """
     if name not in SHARED:
@@ -148,7 +153,7 @@ def shared_model(
             seed=seed,
             test_x=dataset.test_x,
             progress=progress,
+            device="cpu",
         )
 
-    model, history = train_or_load(name, build, train, config, cache_dir=cache_dir)
-    return model.cpu(), history
+    return train_or_load(name, build, train, config, cache_dir=cache_dir)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._checks import check_data, check_positive_int
+from ._checks import check_data, check_nonempty, check_positive_int, to_numpy
 
 
 class DigitClassifier(nn.Module):
@@ -77,9 +77,8 @@ def knn_accuracy(train_codes, train_y, test_codes, test_y, k: int = 5) -> float:
     """Accuracy of a k-nearest-neighbour classifier in a code space (scikit-learn)."""
     from sklearn.neighbors import KNeighborsClassifier
 
-    knn = KNeighborsClassifier(n_neighbors=k).fit(_np(train_codes), _np(train_y))
-    return float(knn.score(_np(test_codes), _np(test_y)))
-
-
-def _np(x):
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+    check_positive_int("k", k)
+    for name, value in (("train_codes", train_codes), ("test_codes", test_codes)):
+        check_nonempty(name, value)
+    knn = KNeighborsClassifier(n_neighbors=k).fit(to_numpy(train_codes), to_numpy(train_y))
+    return float(knn.score(to_numpy(test_codes), to_numpy(test_y)))

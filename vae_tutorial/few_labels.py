@@ -18,15 +18,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from ._checks import check_positive_int
+from ._checks import check_nonempty, check_positive_int, to_numpy
+from .latent_space import mean_codes
 
-
-def _numpy(x) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
+vae_codes = mean_codes  # the name lessons 07 and 08 use: posterior means as a representation
 
 
 def sample_labeled_indices(labels, per_class: int, seed: int) -> np.ndarray:
@@ -37,7 +33,8 @@ def sample_labeled_indices(labels, per_class: int, seed: int) -> np.ndarray:
     examples and adds new ones.
     """
     check_positive_int("per_class", per_class)
-    labels = _numpy(labels)
+    labels = to_numpy(labels)
+    check_nonempty("labels", labels)
     if labels.ndim != 1:
         raise ValueError(f"labels must have shape (N,), got {labels.shape}.")
     rng = np.random.default_rng(seed)
@@ -54,29 +51,14 @@ def sample_labeled_indices(labels, per_class: int, seed: int) -> np.ndarray:
     return np.concatenate(chosen)
 
 
-@torch.no_grad()
-def vae_codes(model, x: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
-    """Posterior means mu of q_phi(z|x) as a representation: x (N, D) -> (N, latent_dim)."""
-    check_positive_int("batch_size", batch_size)
-    was_training = model.training
-    model.eval()
-    try:
-        codes = [
-            model.embed(x[i : i + batch_size].to(model.device)).cpu()
-            for i in range(0, len(x), batch_size)
-        ]
-    finally:
-        model.train(was_training)
-    return torch.cat(codes).numpy()
-
-
 def pca_codes(train_x, test_x, dim: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """PCA fitted on all (unlabelled) training images; (N, D), (M, D) -> (N, dim), (M, dim)."""
     from sklearn.decomposition import PCA
 
     check_positive_int("dim", dim)
-    pca = PCA(n_components=dim, random_state=seed).fit(_numpy(train_x))
-    return pca.transform(_numpy(train_x)), pca.transform(_numpy(test_x))
+    check_nonempty("train_x", train_x)
+    pca = PCA(n_components=dim, random_state=seed).fit(to_numpy(train_x))
+    return pca.transform(to_numpy(train_x)), pca.transform(to_numpy(test_x))
 
 
 def standardize(train_features, test_features) -> tuple[np.ndarray, np.ndarray]:
@@ -88,8 +70,9 @@ def standardize(train_features, test_features) -> tuple[np.ndarray, np.ndarray]:
     blown up as a per-feature standardisation would do to nearly constant pixels. Only
     unlabelled training data are used, as a semi-supervised learner may.
     """
-    train = _numpy(train_features).astype(np.float64)
-    test = _numpy(test_features).astype(np.float64)
+    train = to_numpy(train_features).astype(np.float64)
+    test = to_numpy(test_features).astype(np.float64)
+    check_nonempty("train_features", train)
     if train.ndim != 2 or test.ndim != 2 or train.shape[1] != test.shape[1]:
         raise ValueError(
             f"train_features {train.shape} and test_features {test.shape} must both be "
@@ -297,10 +280,12 @@ def few_label_experiment(
     seeds = [int(s) for s in seeds]
     if not features or not labels_per_class or not seeds:
         raise ValueError("features, labels_per_class and seeds must each be non-empty.")
-    train_y, test_y = _numpy(train_y), _numpy(test_y)
+    train_y, test_y = to_numpy(train_y), to_numpy(test_y)
+    check_nonempty("train_y", train_y)
+    check_nonempty("test_y", test_y)
     states = {}
     for name, (train_f, test_f) in features.items():
-        train_f, test_f = _numpy(train_f), _numpy(test_f)
+        train_f, test_f = to_numpy(train_f), to_numpy(test_f)
         if len(train_f) != len(train_y) or len(test_f) != len(test_y):
             raise ValueError(
                 f"features[{name!r}] has {len(train_f)} train / {len(test_f)} test rows but there "

@@ -21,9 +21,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._checks import check_positive_int
-from .objectives import _checked
-from .reparam import log_standard_normal
+from ._checks import check_positive_int, model_input
+from .densities import kl_to_standard_normal
+from .models import frozen
+from .objectives import posterior_elbo_samples
+from .reparam import log_q_via_change_of_variables
 
 
 def _check_last_dim(z: torch.Tensor, dim: int, name: str = "z") -> None:
@@ -148,7 +150,7 @@ class FlowPosterior(nn.Module):
     def transform(self, eps: torch.Tensor):
         """eps: (..., *batch, D) -> z of the same shape and log q(z), (..., *batch)."""
         z = self.mu + self.log_sigma.exp() * eps
-        log_q = log_standard_normal(eps) - self.log_sigma.sum(-1)
+        log_q = log_q_via_change_of_variables(eps, self.log_sigma)
         for flow in self.flows:
             z, log_det = flow(z)
             log_q = log_q - log_det
@@ -162,6 +164,14 @@ class FlowPosterior(nn.Module):
         )
         return self.transform(eps)
 
+    def kl_to_prior(self) -> torch.Tensor:
+        """KL(q || N(0, I)) in closed form, (*batch,); only for a q without flows."""
+        if len(self.flows):
+            raise ValueError(
+                "a posterior with flows has no closed-form KL; use kl='mc' (the default)."
+            )
+        return kl_to_standard_normal(self.mu, self.log_sigma)
+
 
 def flow_elbo(model, x: torch.Tensor, posterior, num_samples: int = 1, generator=None):
     """Monte-Carlo ELBO E_q[log p(x, z) - log q(z)] with a flow posterior, per example.
@@ -169,15 +179,8 @@ def flow_elbo(model, x: torch.Tensor, posterior, num_samples: int = 1, generator
     model: has ``decode(z)`` -> p(x|z) and ``prior()`` -> p(z). x: (batch, D_x);
     posterior: a :class:`FlowPosterior` with batch shape (batch,). Returns (batch,) in nats.
     """
-    x = _checked(model, x)
-    z, log_q = posterior.rsample_with_log_prob(num_samples, generator=generator)
-    if z.shape[1:-1] != x.shape[:1]:
-        raise ValueError(
-            f"posterior has batch shape {tuple(z.shape[1:-1])} but x has {len(x)} examples; "
-            "build one posterior entry per image."
-        )
-    log_joint = model.decode(z).log_prob(x) + model.prior().log_prob(z)
-    return (log_joint - log_q).mean(0)
+    x = model_input(model, x)
+    return posterior_elbo_samples(model, x, posterior, num_samples, generator).mean(0)
 
 
 def fit_posterior(
@@ -188,26 +191,34 @@ def fit_posterior(
     num_samples: int = 16,
     lr: float = 0.01,
     seed: int = 0,
+    kl: str = "mc",
 ) -> list[float]:
-    """Maximise ``flow_elbo`` over the posterior's parameters only (the model stays fixed).
+    """Fit a per-image posterior q (Gaussian or flow) by Adam on its ELBO; the model stays fixed.
 
-    Adam with a learning rate that falls linearly to zero: the Monte-Carlo gradient is noisy,
-    and a shrinking step lets the parameters settle instead of jittering around the optimum.
+    x: (batch, D); posterior: a :class:`FlowPosterior` with batch shape (batch,), changed in
+    place. Each step draws ``num_samples`` fresh eps per image (reparameterized, so the gradient
+    is unbiased) and maximises the sum over images of their mean ELBO: each image's ELBO depends
+    only on its own parameters, so this is the same as fitting them one by one. The learning
+    rate falls linearly to zero, so the noisy steps shrink and the parameters settle.
+    kl: ``"mc"``, or ``"analytic"`` (closed-form KL, a posterior without flows).
     Returns the mean ELBO estimate (nats per example) at each step, a noisy curve.
     """
     check_positive_int("steps", steps)
     check_positive_int("num_samples", num_samples)
+    x = model_input(model, x)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(posterior.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
     trace = []
-    for _ in range(steps):
-        value = flow_elbo(model, x, posterior, num_samples, generator=generator).mean()
-        optimizer.zero_grad(set_to_none=True)
-        (-value).backward()
-        optimizer.step()
-        schedule.step()
-        trace.append(value.item())
+    with frozen(model):
+        for _ in range(steps):
+            values = posterior_elbo_samples(model, x, posterior, num_samples, generator, kl)
+            objective = values.mean(0).sum()
+            optimizer.zero_grad(set_to_none=True)
+            (-objective).backward()
+            optimizer.step()
+            schedule.step()
+            trace.append(objective.item() / len(x))
     return trace
 
 

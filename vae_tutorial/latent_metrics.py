@@ -6,19 +6,12 @@ codes, mu, log_sigma: (N, latent_dim) tensors or arrays, one row per image; labe
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ._checks import check_positive_int
-
-
-def _np(x) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().double().numpy()
-    return np.asarray(x, dtype=np.float64)
+from ._checks import check_positive_int, to_numpy
 
 
 def _check_codes(codes, name: str = "codes") -> np.ndarray:
-    codes = _np(codes)
+    codes = to_numpy(codes, np.float64)
     if codes.ndim != 2 or len(codes) < 2:
         raise ValueError(
             f"{name} must have shape (N, latent_dim) with N >= 2, got {codes.shape}; "
@@ -33,7 +26,7 @@ def neighbour_class_mixing(codes, labels, k: int = 10) -> float:
     """Fraction of each point's k nearest neighbours (Euclidean, itself excluded) whose label
     differs from its own, averaged over points: 0 = classes perfectly separated locally."""
     codes = _check_codes(codes)
-    labels = _np(labels).astype(np.int64)
+    labels = to_numpy(labels).astype(np.int64)
     check_positive_int("k", k)
     if labels.shape != (len(codes),):
         raise ValueError(f"labels must have shape ({len(codes)},), got {labels.shape}.")

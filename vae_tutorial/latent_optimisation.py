@@ -15,21 +15,17 @@ cites for chemical design.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
 
-from ._checks import check_choice, check_positive_int
+from ._checks import check_choice, check_nonempty, check_positive_int
+from .densities import LOG_2PI, log_standard_normal
+from .models import frozen
 
-LOG_2PI = math.log(2 * math.pi)
 PROPERTIES = ("log_odds", "log_prob")
-
-
-def log_standard_normal_density(z: torch.Tensor) -> torch.Tensor:
-    """log p(z) = log N(z; 0, I) summed over the last dimension: (..., D) -> (...)."""
-    return -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
+log_standard_normal_density = log_standard_normal  # the name lesson 08 uses
 
 
 def target_log_odds(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -90,14 +86,15 @@ def latent_ascent(
         raise ValueError(f"prior_weight must be >= 0 (0 = no prior penalty), got {prior_weight}.")
     if z0.dim() != 2:
         raise ValueError(f"z0 must have shape (batch, latent_dim), got {tuple(z0.shape)}.")
+    check_nonempty("z0", z0)
     target = torch.as_tensor(target, dtype=torch.int64).expand(len(z0))
     score = target_log_odds if prop == "log_odds" else target_log_prob
     z = z0.detach().clone().requires_grad_(True)
     codes, probabilities, log_priors = [], [], []
-    with _frozen(model), _frozen(classifier):
+    with frozen(model, classifier):
         for step in range(steps + 1):
             logits = classifier(model.decode_mean(z))
-            log_prior = log_standard_normal_density(z)
+            log_prior = log_standard_normal(z)
             codes.append(z.detach().clone())
             probabilities.append(target_log_prob(logits, target).detach().exp())
             log_priors.append(log_prior.detach())
@@ -110,23 +107,6 @@ def latent_ascent(
             with torch.no_grad():
                 z += step_size * gradient
     return LatentPath(torch.stack(codes), torch.stack(probabilities), torch.stack(log_priors))
-
-
-class _frozen:
-    """Context manager: switch off gradients of a module's parameters, then restore them."""
-
-    def __init__(self, module):
-        self.parameters = list(module.parameters()) if hasattr(module, "parameters") else []
-
-    def __enter__(self):
-        self.saved = [p.requires_grad for p in self.parameters]
-        for p in self.parameters:
-            p.requires_grad_(False)
-
-    def __exit__(self, *exc):
-        for p, flag in zip(self.parameters, self.saved, strict=True):
-            p.requires_grad_(flag)
-        return False
 
 
 def typical_log_prior_range(latent_dim: int, mass: float = 0.99) -> tuple[float, float]:

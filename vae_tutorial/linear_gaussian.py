@@ -9,14 +9,12 @@ the article's identities can be checked to numerical precision. It offers the sa
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 from torch import nn
-from torch.distributions import Independent, MultivariateNormal, Normal, register_kl
+from torch.distributions import Independent, MultivariateNormal, Normal, kl_divergence, register_kl
 
-from ._checks import check_data, check_positive_int
+from ._checks import check_data, check_positive_int, to_numpy
+from .densities import LOG_2PI
 
 DTYPE = torch.float64
 
@@ -26,8 +24,6 @@ def _kl_diagonal_normal_full(q: Independent, p: MultivariateNormal):
     # torch has no rule for a diagonal Normal against a full-covariance one; write q as the latter.
     if not isinstance(q.base_dist, Normal) or q.reinterpreted_batch_ndims != 1:
         raise NotImplementedError
-    from torch.distributions import kl_divergence
-
     return kl_divergence(as_full_covariance(q), p)
 
 
@@ -154,17 +150,12 @@ class LinearGaussian(nn.Module):
         trace = torch.einsum("ij,bjk,ik->b", self.weight, s, self.weight)
         d = self.input_dim
         return -0.5 * (
-            d * (math.log(2 * math.pi) + 2 * self.log_sigma)
-            + (residual.pow(2).sum(-1) + trace) / self.sigma2
+            d * (LOG_2PI + 2 * self.log_sigma) + (residual.pow(2).sum(-1) + trace) / self.sigma2
         )
 
     def kl_to_prior(self, q) -> torch.Tensor:
         """KL(q(z|x) || p(z)) in closed form, per example."""
-        q = as_full_covariance(q)
-        m, s = q.mean, q.covariance_matrix
-        logdet = 2 * torch.log(torch.diagonal(q.scale_tril, dim1=-2, dim2=-1)).sum(-1)
-        trace = torch.diagonal(s, dim1=-2, dim2=-1).sum(-1)
-        return 0.5 * (trace + m.pow(2).sum(-1) - self.latent_dim - logdet)
+        return kl_divergence(as_full_covariance(q), self.prior())
 
     def elbo_closed_form(self, x: torch.Tensor, q=None) -> torch.Tensor:
         """L(x) = E_q[log p(x|z)] - KL(q || p(z)), exactly; q defaults to ``encode(x)``."""
@@ -173,8 +164,6 @@ class LinearGaussian(nn.Module):
 
     def kl_to_posterior(self, x: torch.Tensor, q=None):
         """KL(q(z|x) || p(z|x)), exactly: the gap between log p(x) and the ELBO."""
-        from torch.distributions import kl_divergence
-
         q = self.encode(x) if q is None else q
         return kl_divergence(as_full_covariance(q), self.posterior(x))
 
@@ -187,7 +176,7 @@ def fit_ppca(x, latent_dim: int, ddof: int = 1) -> LinearGaussian:
     W = U_k (Lambda_k - sigma^2 I)^(1/2). ddof=1 divides the covariance by N - 1 as
     scikit-learn's PCA does (ddof=0 gives the textbook maximum-likelihood estimate).
     """
-    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).to(DTYPE)
+    x = torch.as_tensor(to_numpy(x), dtype=DTYPE)
     check_data(x, "x", unit_interval=False)
     check_positive_int("latent_dim", latent_dim)
     n, d = x.shape

@@ -7,6 +7,7 @@ like the ELBO on the page: ``decode(z).log_prob(x)`` is log p_theta(x|z).
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -64,7 +65,16 @@ def conv_decoder(latent_dim: int, hidden_dim: int) -> nn.Sequential:
 class _EncoderDecoder(nn.Module):
     """What the VAE and the auto-encoder share: the decoder p_theta(x|z) and input checks."""
 
-    def __init__(self, latent_dim, hidden_dim, likelihood, arch, input_dim, encoder_outputs):
+    outputs_per_latent = 1  # encoder outputs per latent dimension
+
+    def __init__(
+        self,
+        latent_dim: int = 20,
+        hidden_dim: int = 400,
+        likelihood: str = "bernoulli",
+        arch: str = "mlp",
+        input_dim: int = 784,
+    ):
         super().__init__()
         check_positive_int("latent_dim", latent_dim)
         check_positive_int("hidden_dim", hidden_dim)
@@ -81,6 +91,7 @@ class _EncoderDecoder(nn.Module):
         self.likelihood = likelihood
         self.arch = arch
         self.input_dim = input_dim
+        encoder_outputs = self.outputs_per_latent * latent_dim
         if arch == "mlp":
             self.encoder = mlp_encoder(input_dim, hidden_dim, encoder_outputs)
             self.decoder = mlp_decoder(latent_dim, hidden_dim, input_dim)
@@ -113,25 +124,28 @@ class _EncoderDecoder(nn.Module):
         binary = self.likelihood == "bernoulli" and not allow_grey
         return check_data(x, name, dim=self.input_dim, binary=binary)
 
-    def decoder_output(self, z: torch.Tensor) -> torch.Tensor:
-        """z: (..., latent_dim) -> logits (Bernoulli) or means (Gaussian), (..., input_dim)."""
-        lead = z.shape[:-1]
+    def decoder_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder network's raw output per pixel, (..., input_dim): Bernoulli logits, or
+        the pre-sigmoid means of a Gaussian decoder."""
         out = self.decoder(z.reshape(-1, self.latent_dim))
-        out = out.reshape(*lead, self.input_dim)
-        return torch.sigmoid(out) if self.likelihood == "gaussian" else out
-
-    def decode(self, z: torch.Tensor) -> Independent:
-        """p_theta(x|z) for z: (..., latent_dim); its event has shape (input_dim,)."""
-        out = self.decoder_output(z)
-        if self.likelihood == "bernoulli":
-            return Independent(Bernoulli(logits=out, validate_args=False), 1)
-        sigma = self.decoder_log_sigma.clamp(min=math.log(1e-3)).exp().expand_as(out)
-        return Independent(Normal(out, sigma, validate_args=False), 1)
+        return out.reshape(*z.shape[:-1], self.input_dim)
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
         """The expected image E[x|z]: pixel probabilities or grey-level means, (..., input_dim)."""
-        out = self.decoder_output(z)
-        return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
+        return torch.sigmoid(self.decoder_logits(z))
+
+    def decoder_output(self, z: torch.Tensor) -> torch.Tensor:
+        """What p(x|z) is built from: logits (Bernoulli) or means (Gaussian), (..., input_dim)."""
+        bernoulli = self.likelihood == "bernoulli"
+        return self.decoder_logits(z) if bernoulli else self.decode_mean(z)
+
+    def decode(self, z: torch.Tensor) -> Independent:
+        """p_theta(x|z) for z: (..., latent_dim); its event has shape (input_dim,)."""
+        if self.likelihood == "bernoulli":
+            return Independent(Bernoulli(logits=self.decoder_logits(z), validate_args=False), 1)
+        mean = self.decode_mean(z)
+        sigma = self.decoder_log_sigma.clamp(min=math.log(1e-3)).exp().expand_as(mean)
+        return Independent(Normal(mean, sigma, validate_args=False), 1)
 
 
 class VAE(_EncoderDecoder):
@@ -142,16 +156,7 @@ class VAE(_EncoderDecoder):
     arch: ``"mlp"`` (input -> hidden -> z) or ``"conv"`` (two strided convolutions, 28x28 only).
     """
 
-    def __init__(
-        self,
-        latent_dim: int = 20,
-        hidden_dim: int = 400,
-        likelihood: str = "bernoulli",
-        arch: str = "mlp",
-        input_dim: int = 784,
-    ):
-        # One output layer gives mu and log sigma together (2 * latent_dim values).
-        super().__init__(latent_dim, hidden_dim, likelihood, arch, input_dim, 2 * latent_dim)
+    outputs_per_latent = 2  # one output layer gives mu and log sigma together
 
     def encoder_params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu, log_sigma) = EncoderNeuralNet_phi(x); each (batch, latent_dim)."""
@@ -194,16 +199,6 @@ class Autoencoder(_EncoderDecoder):
     Trained by maximising log p_theta(x|z) (the reconstruction term only): no prior, no KL.
     """
 
-    def __init__(
-        self,
-        latent_dim: int = 20,
-        hidden_dim: int = 400,
-        likelihood: str = "bernoulli",
-        arch: str = "mlp",
-        input_dim: int = 784,
-    ):
-        super().__init__(latent_dim, hidden_dim, likelihood, arch, input_dim, latent_dim)
-
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The code z = Encoder(x): one point, (batch, latent_dim)."""
         return self.encoder(x)
@@ -222,3 +217,20 @@ class Autoencoder(_EncoderDecoder):
     def forward(self, x: torch.Tensor):
         z = self.encode(x)
         return z, self.decode(z)
+
+
+@contextlib.contextmanager
+def frozen(*modules):
+    """Within the block the modules' parameters get no gradients; afterwards they are restored.
+
+    For optimising inputs (codes, per-image posteriors) through fixed networks.
+    """
+    parameters = [p for m in modules for p in getattr(m, "parameters", list)()]
+    saved = [p.requires_grad for p in parameters]
+    for p in parameters:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(parameters, saved, strict=True):
+            p.requires_grad_(flag)

@@ -8,11 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-
-def _numpy(x) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
+from ._checks import to_numpy
+from .images import tile
 
 
 def image_grid(
@@ -25,8 +22,10 @@ def image_grid(
     scale: float = 1.0,
 ):
     """Show images (N, pixels) or (N, H, W) as one grid. titles: optional label per image."""
-    images = _numpy(images).reshape(-1, *image_shape)
+    images = to_numpy(images).reshape(-1, *image_shape)
     n = len(images)
+    if n == 0:
+        raise ValueError("images is empty; pass at least one image.")
     ncols = ncols or min(n, 10)
     nrows = math.ceil(n / ncols)
     if ax is None:
@@ -36,10 +35,7 @@ def image_grid(
     else:
         fig = ax.figure
     h, w = image_shape
-    canvas = np.ones((nrows * (h + 2), ncols * (w + 2)))
-    for i, image in enumerate(images):
-        r, c = divmod(i, ncols)
-        canvas[r * (h + 2) + 1 : r * (h + 2) + 1 + h, c * (w + 2) + 1 : c * (w + 2) + 1 + w] = image
+    canvas = tile(images, ncols, pad=2, background=1.0)[1:-1, 1:-1]  # 1-pixel frame per image
     ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -64,7 +60,7 @@ def latent_scatter(
     codes, labels=None, title: str | None = None, ax=None, s: float = 4, legend: bool = True
 ):
     """Scatter 2-D codes (N, 2), coloured by digit label."""
-    codes = _numpy(codes)
+    codes = to_numpy(codes)
     if ax is None:
         fig, ax = plt.subplots(figsize=(5, 4.5))
     else:
@@ -72,7 +68,7 @@ def latent_scatter(
     if labels is None:
         ax.scatter(codes[:, 0], codes[:, 1], s=s, alpha=0.6)
     else:
-        labels = _numpy(labels)
+        labels = to_numpy(labels)
         cmap = plt.get_cmap("tab10")
         for digit in np.unique(labels):
             keep = labels == digit
@@ -100,7 +96,7 @@ def tsne(codes, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
 
     return TSNE(
         n_components=2, perplexity=perplexity, init="pca", random_state=seed, learning_rate="auto"
-    ).fit_transform(_numpy(codes).astype(np.float32))
+    ).fit_transform(to_numpy(codes).astype(np.float32))
 
 
 @torch.no_grad()

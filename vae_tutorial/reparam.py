@@ -6,24 +6,17 @@ so log d_phi(x, eps) = sum_i log sigma_i and log q_phi(z|x) = log p(eps) - log d
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 
 from ._checks import check_positive_int
-
-LOG_2PI = math.log(2 * math.pi)
+from .densities import LOG_2PI, log_standard_normal  # noqa: F401 (public here for the lessons)
 
 
 def reparameterize(mu: torch.Tensor, log_sigma: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
     """z = mu + sigma * eps; all (..., latent_dim). Differentiable in mu and log_sigma."""
     return mu + log_sigma.exp() * eps
-
-
-def log_standard_normal(eps: torch.Tensor) -> torch.Tensor:
-    """log N(eps; 0, I) summed over the last dimension: (..., D) -> (...)."""
-    return -0.5 * (eps.pow(2) + LOG_2PI).sum(-1)
 
 
 def log_det_jacobian(log_sigma: torch.Tensor) -> torch.Tensor:

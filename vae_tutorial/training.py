@@ -7,13 +7,15 @@ Python work happens in the loop. Bernoulli models see freshly drawn binary pixel
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import time
 from dataclasses import dataclass, field
 
 import torch
 
-from ._checks import check_positive_int
-from .objectives import _inputs_already_checked, default_objective
+from ._checks import check_nonempty, check_positive_int, model_input
+from .objectives import default_objective
 from .seeding import resolve_seed, seed_everything  # noqa: F401 (seed_everything is public here)
 
 
@@ -80,23 +82,40 @@ def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
 
 
+@contextlib.contextmanager
+def fixed_noise(seed: int, device: str | torch.device | None = None):
+    """Within the block, torch's global generators of the CPU and of ``device`` (cuda, mps)
+    start from ``seed``; afterwards they continue exactly where the caller left them."""
+    device = torch.device("cpu" if device is None else device)
+    accelerator = device.type != "cpu"
+    devices = [device.index or 0] if accelerator else []
+    with torch.random.fork_rng(devices=devices, device_type=device.type if accelerator else None):
+        torch.random.default_generator.manual_seed(seed)
+        if accelerator:
+            torch.get_device_module(device.type).manual_seed(seed)
+        yield
+
+
 @torch.no_grad()
 def evaluate(
     model, x: torch.Tensor, objective=None, batch_size: int = 1000, seed: int = 0
 ) -> float:
-    """Mean of ``objective(model, batch)`` over x (nats per example), with seeded noise."""
+    """Mean of ``objective(model, batch)`` over x (nats per example), with seeded noise that
+    leaves the caller's random number generators untouched. x: (N, input_dim), N >= 1."""
     objective = objective or default_objective(model)
+    check_positive_int("batch_size", batch_size)
+    x = model_input(model, x)
+    check_nonempty("x", x)
     was_training = model.training
     model.eval()
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
+    device = getattr(model, "device", x.device)
     try:
-        total = sum(
-            objective(model, x[i : i + batch_size].to(model.device)).sum().item()
-            for i in range(0, len(x), batch_size)
-        )
+        with fixed_noise(seed, device):
+            total = sum(
+                objective(model, x[i : i + batch_size].to(device)).sum().item()
+                for i in range(0, len(x), batch_size)
+            )
     finally:
-        torch.random.set_rng_state(state)
         model.train(was_training)
     return total / len(x)
 
@@ -129,14 +148,18 @@ def fit(
     if not lr > 0:
         raise ValueError(f"lr must be a positive number, got {lr!r}.")
     objective = objective or default_objective(model)
+    # x is checked once here and binarizing keeps pixels in {0, 1}, so an objective that can
+    # skip its own checks (validate=False) need not scan every minibatch again.
+    options = {"validate": False} if "validate" in inspect.signature(objective).parameters else {}
     device = torch.device(device) if device is not None else default_device()
     bernoulli = getattr(model, "likelihood", None) == "bernoulli"
+    check_nonempty("x", x)
     check = getattr(model, "check_input", None)
     if check is not None:
         # Grey training pixels are fine for a Bernoulli model: they are binarized below.
         check(x, "x", allow_grey=True)
-        if test_x is not None:
-            check(test_x, "test_x")
+    if test_x is not None:
+        model_input(model, test_x, "test_x")
 
     seed = resolve_seed(seed)
     generator = seed_everything(seed)
@@ -155,11 +178,7 @@ def fit(
         )
         total = 0.0
         for i in range(0, n, batch_size):
-            batch = x_epoch[order[i : i + batch_size]]
-            # x was checked once above and binarizing keeps pixels in {0, 1}: no need to
-            # scan every minibatch again.
-            with _inputs_already_checked():
-                per_example = objective(model, batch)
+            per_example = objective(model, x_epoch[order[i : i + batch_size]], **options)
             loss = -per_example.mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -9,8 +9,10 @@ Four views, each a small object with a ``.view`` (an ipywidgets box) that displa
 - :class:`AttributeSlider`: move an image's code along a direction computed from data
   (:func:`thickness_vector`, :func:`class_vector`).
 
-Every update happens in place: a slider change decodes the code(s), encodes the pixels as PNG with
-:func:`png_bytes` and assigns the bytes to an existing ``ipywidgets.Image``; no figure is rebuilt.
+The latent-space operations behind them (codes, interpolation, attribute vectors) live in
+:mod:`vae_tutorial.latent_space` and need no widgets; PNG encoding is in :mod:`vae_tutorial.images`.
+Every update happens in place: a slider change decodes the code(s), encodes the pixels as PNG and
+assigns the bytes to an existing ``ipywidgets.Image``; no figure is rebuilt.
 Each view keeps what it last showed (``.code``, ``.image`` or ``.images``, pixel probabilities in
 [0, 1]) so tests can compare it with ``model.decode_mean``.
 
@@ -22,251 +24,37 @@ together with ``image/png`` and ``text/plain``.
 from __future__ import annotations
 
 import base64
-import contextlib
 import math
-import struct
-import zlib
 
 import ipywidgets as widgets
 import numpy as np
 import torch
 
-from ._checks import check_data, check_positive_int
+from ._checks import check_choice, check_positive_int, to_numpy
+from .images import png_bytes, tile, to_pixels
+from .latent_space import (  # noqa: F401 (the operations lesson 06 calls as widgets.<name>)
+    METHODS,
+    as_images,
+    attribute_vector,
+    class_vector,
+    decoded_pixels,
+    ink,
+    interpolate,
+    latent_activity,
+    lerp,
+    mean_codes,
+    slerp,
+    thickness_vector,
+    traversal,
+)
 
-METHODS = ("linear", "spherical")
+decode, encode = decoded_pixels, mean_codes  # the names lesson 06 uses
 _NARROW = {"width": "200px"}  # number boxes: room for a 5-digit image index
-
-
-# ----------------------------------------------------------------------------------------------
-# Pixels and PNG
-# ----------------------------------------------------------------------------------------------
-
-
-def png_bytes(pixels: np.ndarray, compress_level: int = 1) -> bytes:
-    """Encode a greyscale image as PNG. pixels: (height, width) uint8.
-
-    A plain encoder (one IDAT chunk, no row filters): for the small images here it takes well
-    under a millisecond, and its bytes do not depend on the installed imaging library.
-    """
-    pixels = np.asarray(pixels)
-    if pixels.dtype != np.uint8 or pixels.ndim != 2:
-        raise ValueError(
-            f"pixels must be a 2-D uint8 array, got {pixels.dtype} with shape {pixels.shape}; "
-            "convert with to_pixels(probabilities)."
-        )
-    height, width = pixels.shape
-    rows = np.zeros((height, width + 1), dtype=np.uint8)  # a leading 0 per row: filter "none"
-    rows[:, 1:] = pixels
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(tag + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows.tobytes(), compress_level))
-        + chunk(b"IEND", b"")
-    )
-
-
-def to_pixels(probabilities: np.ndarray, zoom: int = 1) -> np.ndarray:
-    """Pixel probabilities (height, width) in [0, 1] -> uint8 (height*zoom, width*zoom).
-
-    Dark ink on white, as in ``plots.image_grid``; each pixel becomes a zoom x zoom block so the
-    browser shows sharp pixels instead of smoothing a tiny image.
-    """
-    grey = np.rint(255.0 * (1.0 - np.clip(probabilities, 0.0, 1.0))).astype(np.uint8)
-    if zoom > 1:
-        grey = grey.repeat(zoom, axis=0).repeat(zoom, axis=1)
-    return grey
-
-
-def tile(images: np.ndarray, ncols: int, pad: int = 1, background: float = 0.12) -> np.ndarray:
-    """Lay images (n, height, width) out as one canvas of ncols columns, in probability units.
-
-    The gaps get a faint ``background`` value so neighbouring white images stay apart.
-    """
-    images = np.asarray(images, dtype=np.float32)
-    n, height, width = images.shape
-    nrows = max(1, math.ceil(n / ncols))
-    canvas = np.full(
-        (nrows * (height + pad) + pad, ncols * (width + pad) + pad), background, dtype=np.float32
-    )
-    for i, image in enumerate(images):
-        r, c = divmod(i, ncols)
-        top, left = pad + r * (height + pad), pad + c * (width + pad)
-        canvas[top : top + height, left : left + width] = image
-    return canvas
-
-
-def _png_base64(canvas: np.ndarray, zoom: int) -> str:
-    return base64.b64encode(png_bytes(to_pixels(canvas, zoom))).decode("ascii")
-
-
-# ----------------------------------------------------------------------------------------------
-# Latent-space operations (plain functions, used by the views and by the lessons)
-# ----------------------------------------------------------------------------------------------
-
-
-def lerp(z_a: np.ndarray, z_b: np.ndarray, t: float) -> np.ndarray:
-    """Linear interpolation (1 - t) z_a + t z_b. z_a, z_b: (latent_dim,)."""
-    z_a, z_b = np.asarray(z_a, np.float64), np.asarray(z_b, np.float64)
-    return (1.0 - t) * z_a + t * z_b
-
-
-def slerp(z_a: np.ndarray, z_b: np.ndarray, t: float) -> np.ndarray:
-    """Spherical interpolation along the great circle from z_a to z_b. z_a, z_b: (latent_dim,).
-
-    slerp = sin((1 - t) omega) / sin(omega) z_a + sin(t omega) / sin(omega) z_b, with omega the
-    angle between the codes. Under N(0, I) most mass sits near a sphere of radius
-    sqrt(latent_dim); the straight line between two codes cuts inside it, the arc stays near it.
-    Falls back to the straight line when the codes are (nearly) parallel or one is zero.
-    """
-    z_a, z_b = np.asarray(z_a, np.float64), np.asarray(z_b, np.float64)
-    norms = np.linalg.norm(z_a) * np.linalg.norm(z_b)
-    if norms == 0.0:
-        return lerp(z_a, z_b, t)
-    omega = math.acos(float(np.clip(np.dot(z_a, z_b) / norms, -1.0, 1.0)))
-    if math.sin(omega) < 1e-6:
-        return lerp(z_a, z_b, t)
-    # Weights first, so t = 0 and t = 1 give the endpoints exactly (sin(omega) / sin(omega) = 1).
-    weight_a = math.sin((1.0 - t) * omega) / math.sin(omega)
-    weight_b = math.sin(t * omega) / math.sin(omega)
-    return weight_a * z_a + weight_b * z_b
-
-
-def interpolate(z_a, z_b, ts, method: str = "linear") -> np.ndarray:
-    """Codes along the path from z_a to z_b at each t in ts: (len(ts), latent_dim) float32."""
-    _check_method(method)
-    step = lerp if method == "linear" else slerp
-    return np.stack([step(z_a, z_b, float(t)) for t in ts]).astype(np.float32)
-
-
-# Up to this many rows, decode and encode on one CPU thread (see _one_thread).
-SMALL_BATCH = 4096
-
-
-@contextlib.contextmanager
-def _one_thread(rows: int):
-    """Run small batches on one CPU thread, then restore the thread count.
-
-    A widget decodes one to a few dozen codes per event. Splitting such a tiny matrix product
-    over threads gains nothing, and on a busy machine (a shared JupyterHub node, a laptop doing
-    other work) waiting for the other threads costs tens of milliseconds per event.
-    """
-    threads = torch.get_num_threads()
-    if rows > SMALL_BATCH or threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-@torch.no_grad()
-def decode(model, codes: np.ndarray) -> np.ndarray:
-    """E[x|z] for codes (n, latent_dim) -> pixel probabilities (n, input_dim), float32 numpy."""
-    z = torch.as_tensor(np.ascontiguousarray(codes, dtype=np.float32), device=model.device)
-    with _one_thread(len(z)):
-        return model.decode_mean(z).cpu().numpy()
-
-
-@torch.no_grad()
-def encode(model, images: torch.Tensor) -> np.ndarray:
-    """Point codes (the posterior mean mu for a VAE): images (n, input_dim) -> (n, latent_dim)."""
-    with _one_thread(len(images)):
-        return model.embed(images.to(model.device)).cpu().numpy().astype(np.float32)
-
-
-def latent_activity(model, images: torch.Tensor) -> np.ndarray:
-    """Per-dimension activity Var_x(E_q[z_d]) over images (n, input_dim): (latent_dim,).
-
-    Burda et al. (2016) call a dimension active when this exceeds 0.01: the encoder uses it to
-    tell images apart. Inactive dimensions stay at the prior, and their sliders change little.
-    """
-    return encode(model, images).astype(np.float64).var(axis=0)
-
-
-def traversal(model, code: np.ndarray, dims, values) -> np.ndarray:
-    """Decode code (latent_dim,) with code[d] set to each value, for each d in dims.
-
-    Returns pixel probabilities (len(dims), len(values), input_dim).
-    """
-    code = np.asarray(code, dtype=np.float32)
-    codes = np.repeat(code[None, None, :], len(dims), axis=0).repeat(len(values), axis=1)
-    for row, d in enumerate(dims):
-        codes[row, :, d] = values
-    flat = decode(model, codes.reshape(-1, code.shape[0]))
-    return flat.reshape(len(dims), len(values), -1)
-
-
-def ink(probabilities) -> np.ndarray:
-    """Expected number of ink pixels per image: probabilities (n, pixels) -> (n,)."""
-    return np.asarray(probabilities, dtype=np.float64).reshape(len(probabilities), -1).sum(axis=1)
-
-
-def attribute_vector(codes: np.ndarray, has: np.ndarray, lacks: np.ndarray) -> np.ndarray:
-    """Mean code of the examples that have an attribute minus the mean of those that lack it.
-
-    codes: (n, latent_dim); has, lacks: boolean masks (n,). This is the "smile vector" recipe.
-    """
-    has, lacks = np.asarray(has, bool), np.asarray(lacks, bool)
-    if not has.any() or not lacks.any():
-        raise ValueError("attribute_vector needs at least one example in `has` and in `lacks`.")
-    return (codes[has].mean(axis=0) - codes[lacks].mean(axis=0)).astype(np.float32)
-
-
-def thickness_vector(model, images, labels=None, fraction: float = 0.25) -> np.ndarray:
-    """A stroke-thickness direction: codes of the inkiest minus the least inky images.
-
-    images: (n, input_dim) in [0, 1]. Ink is the pixel mass (sum of pixel values). With labels,
-    the split is made within each digit class and the class differences are averaged, so the
-    direction says "thicker", not "more like a 0 than a 1". Returns (latent_dim,).
-    """
-    images = _as_images(images, "images", model)
-    if not 0 < fraction <= 0.5:
-        raise ValueError(f"fraction must be in (0, 0.5], got {fraction}.")
-    codes = encode(model, images)
-    mass = images.sum(dim=1).numpy()
-    groups = [np.arange(len(images))]
-    if labels is not None:
-        labels = np.asarray(labels)
-        groups = [np.flatnonzero(labels == c) for c in np.unique(labels)]
-    parts = []
-    for idx in groups:
-        k = int(len(idx) * fraction)
-        if k < 1:
-            continue
-        order = idx[np.argsort(mass[idx], kind="stable")]
-        parts.append(codes[order[-k:]].mean(axis=0) - codes[order[:k]].mean(axis=0))
-    if not parts:
-        raise ValueError("thickness_vector needs more images: every group was too small to split.")
-    return np.mean(parts, axis=0).astype(np.float32)
-
-
-def class_vector(model, images, labels, source: int, target: int) -> np.ndarray:
-    """The direction from digit ``source`` to digit ``target``: a mean code difference.
-
-    images: (n, input_dim) in [0, 1]; labels: (n,) digit classes. Returns (latent_dim,).
-    """
-    images = _as_images(images, "images", model)
-    labels = np.asarray(labels)
-    codes = encode(model, images)
-    return attribute_vector(codes, labels == target, labels == source)
 
 
 # ----------------------------------------------------------------------------------------------
 # Input checks
 # ----------------------------------------------------------------------------------------------
-
-
-def _check_method(method: str) -> None:
-    if method not in METHODS:
-        raise ValueError(f"method={method!r} is not a known option; use 'linear' or 'spherical'.")
 
 
 def _check_model(model, who: str, needs_encoder: bool = False, needs_prior: bool = False) -> None:
@@ -307,44 +95,23 @@ def _image_shape(model, image_shape) -> tuple[int, int]:
     return 1, model.input_dim
 
 
-def _as_tensor(x, name: str) -> torch.Tensor:
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(x)
-    if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}.")
-    return x.detach().cpu().float() if x.is_floating_point() else x
-
-
 def _as_image(x, name: str, model) -> torch.Tensor:
     """One image as (input_dim,), (1, input_dim) or (height, width) -> (1, input_dim)."""
-    x = _as_tensor(x, name)
-    dim = model.input_dim
-    square = _image_shape(model, None)
-    if tuple(x.shape) not in {(dim,), (1, dim), square}:
+    x = torch.from_numpy(x) if isinstance(x, np.ndarray) else x
+    dim, square = model.input_dim, _image_shape(model, None)
+    if not isinstance(x, torch.Tensor) or tuple(x.shape) not in {(dim,), (1, dim), square}:
         raise ValueError(
             f"{name} must be one image with {dim} pixels: shape ({dim},), (1, {dim}) or "
-            f"{square}; got shape {tuple(x.shape)}. To pick one image of a batch use images[i]."
+            f"{square}; got {tuple(getattr(x, 'shape', ())) or type(x).__name__}. To pick one "
+            "image of a batch use images[i]."
         )
-    return check_data(x.reshape(1, dim), name, dim=dim)
-
-
-def _as_images(x, name: str, model) -> torch.Tensor:
-    """A batch as (n, input_dim) or (n, height, width) -> (n, input_dim)."""
-    x = _as_tensor(x, name)
-    if x.dim() == 3:
-        x = x.reshape(len(x), -1)
-    if x.dim() != 2 or x.shape[1] != model.input_dim or len(x) == 0:
-        raise ValueError(
-            f"{name} must be a batch of images of shape (n, {model.input_dim}); got shape "
-            f"{tuple(x.shape)}."
-        )
-    return check_data(x, name, dim=model.input_dim)
+    return as_images(x.reshape(1, dim), model, name)
 
 
 def _check_labels(labels, n: int):
     if labels is None:
         return None
-    labels = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
+    labels = to_numpy(labels)
     if labels.shape != (n,):
         raise ValueError(f"labels must have shape ({n},), one per image; got {labels.shape}.")
     return labels
@@ -390,7 +157,8 @@ class _LatentView:
         # JupyterLab renders the widget view; front ends without the widget model (GitHub,
         # nbviewer, nbconvert without saved widget state) fall back to the PNG, then the text.
         bundle = dict(self.view._repr_mimebundle_(include=include, exclude=exclude) or {})
-        bundle["image/png"] = _png_base64(self.static_grid(), zoom=2)
+        picture = png_bytes(to_pixels(self.static_grid(), 2))
+        bundle["image/png"] = base64.b64encode(picture).decode("ascii")
         bundle["text/plain"] = self.describe()
         return bundle
 
@@ -431,7 +199,7 @@ class LatentExplorer(_LatentView):
             raise ValueError(f"limit must be positive, got {limit}.")
         latent_dim = model.latent_dim
         self.limit = float(limit)
-        self.images = None if images is None else _as_images(images, "images", model)
+        self.images = None if images is None else as_images(images, model)
         self.labels = None if images is None else _check_labels(labels, len(self.images))
         self.activity = None if images is None else latent_activity(model, self.images)
         ranked = (
@@ -533,7 +301,7 @@ class LatentExplorer(_LatentView):
             self._refresh()
 
     def _refresh(self) -> None:
-        self.image = self._image(decode(self.model, self.code[None])[0])
+        self.image = self._image(decoded_pixels(self.model, self.code[None])[0])
         self._show(self._image_widget, self.image)
 
     def set_code(self, code) -> None:
@@ -570,7 +338,7 @@ class LatentExplorer(_LatentView):
         self.input_image = self._image(x[0].numpy())
         self._show(self._input_widget, self.input_image, zoom=3)
         self._input_box.layout.display = ""
-        self.set_code(encode(self.model, x)[0])
+        self.set_code(mean_codes(self.model, x)[0])
         label = ""
         if self.source_index is not None and self.labels is not None:
             label = f" (a {self.labels[self.source_index]})"
@@ -623,12 +391,12 @@ class Interpolator(_LatentView):
     ):
         _check_model(model, "Interpolator", needs_encoder=True)
         super().__init__(model, image_shape, zoom)
-        _check_method(method)
+        check_choice("method", method, METHODS)
         check_positive_int("steps", steps)
         if steps < 2:
             raise ValueError(f"steps must be at least 2 (the two endpoints), got {steps}.")
         self.steps = steps
-        self.images = None if images is None else _as_images(images, "images", model)
+        self.images = None if images is None else as_images(images, model)
         self.labels = None if images is None else _check_labels(labels, len(self.images))
         self.t = widgets.FloatSlider(
             value=0.0, min=0.0, max=1.0, step=0.01, description="t", readout_format=".2f"
@@ -690,7 +458,7 @@ class Interpolator(_LatentView):
         else:
             image = _as_image(x, name, self.model)
         self.x[end] = image
-        self.z[end] = encode(self.model, image)[0]
+        self.z[end] = mean_codes(self.model, image)[0]
         self._show(self._ends[end], self._image(image[0].numpy()), zoom=3)
         if refresh:
             self._refresh_path()
@@ -701,20 +469,20 @@ class Interpolator(_LatentView):
 
     def _refresh_path(self) -> None:
         ts = np.linspace(0.0, 1.0, self.steps)
-        self.strip = decode(self.model, self.codes(ts)).reshape(-1, *self.image_shape)
+        self.strip = decoded_pixels(self.model, self.codes(ts)).reshape(-1, *self.image_shape)
         self._show(self._strip_widget, tile(self.strip, ncols=self.steps, pad=0), zoom=3)
         self._refresh()
 
     def _refresh(self) -> None:
         self.code = self.codes([self.t.value])[0]
-        self.image = self._image(decode(self.model, self.code[None])[0])
+        self.image = self._image(decoded_pixels(self.model, self.code[None])[0])
         self._show(self._image_widget, self.image)
 
     def static_grid(self) -> np.ndarray:
         ts = np.linspace(0.0, 1.0, self.steps)
         rows = []
         for method in METHODS:
-            path = decode(self.model, self.codes(ts, method)).reshape(-1, *self.image_shape)
+            path = decoded_pixels(self.model, self.codes(ts, method)).reshape(-1, *self.image_shape)
             ends = [x[0].numpy().reshape(self.image_shape) for x in self.x]
             rows.append(np.concatenate([ends[0][None], path, ends[1][None]]))
         return tile(np.concatenate(rows), ncols=self.steps + 2)
@@ -779,7 +547,7 @@ class PriorSampler(_LatentView):
 
     def _refresh(self) -> None:
         self.codes = (np.float32(self.temperature.value) * self.eps).astype(np.float32)
-        self.images = decode(self.model, self.codes).reshape(-1, *self.image_shape)
+        self.images = decoded_pixels(self.model, self.codes).reshape(-1, *self.image_shape)
         self._show(self._grid_widget, tile(self.images, self.ncols))
         self._status.value = f"draw {self.draws} (seed {self.seed})"
 
@@ -817,7 +585,7 @@ class AttributeSlider(_LatentView):
     ):
         _check_model(model, "AttributeSlider", needs_encoder=True)
         super().__init__(model, image_shape, zoom)
-        self.images = _as_images(images, "images", model)
+        self.images = as_images(images, model)
         self.labels = _check_labels(labels, len(self.images))
         if not isinstance(directions, dict):
             directions = {"attribute": directions}
@@ -825,7 +593,7 @@ class AttributeSlider(_LatentView):
             raise ValueError("directions is empty; pass a vector or a dict {name: vector}.")
         self.directions = {}
         for name, v in directions.items():
-            v = np.asarray(v.cpu() if isinstance(v, torch.Tensor) else v, dtype=np.float32)
+            v = to_numpy(v, np.float32)
             if v.shape != (model.latent_dim,) or not np.isfinite(v).all():
                 raise ValueError(
                     f"direction {name!r} must be a finite vector of shape ({model.latent_dim},) "
@@ -866,7 +634,7 @@ class AttributeSlider(_LatentView):
     def _pick(self, index: int) -> None:
         if not 0 <= index < len(self.images):
             raise ValueError(f"index must be in 0..{len(self.images) - 1}, got {index}.")
-        self.base_code = encode(self.model, self.images[index : index + 1])[0]
+        self.base_code = mean_codes(self.model, self.images[index : index + 1])[0]
         self._refresh_path()
 
     @property
@@ -880,7 +648,7 @@ class AttributeSlider(_LatentView):
         """Decoded images (steps, height, width) along one direction for the current image."""
         v = self.directions[name or self.direction.value]
         codes = self.base_code[None] + self.alphas()[:, None] * v[None]
-        return decode(self.model, codes).reshape(-1, *self.image_shape)
+        return decoded_pixels(self.model, codes).reshape(-1, *self.image_shape)
 
     def _refresh_path(self) -> None:
         self.strip = self.path()
@@ -889,7 +657,7 @@ class AttributeSlider(_LatentView):
 
     def _refresh(self) -> None:
         self.code = self.base_code + np.float32(self.alpha.value) * self.vector
-        self.image = self._image(decode(self.model, self.code[None])[0])
+        self.image = self._image(decoded_pixels(self.model, self.code[None])[0])
         self._show(self._image_widget, self.image)
         self.ink = float(self.image.sum(dtype=np.float64))
         self._readout.value = f"ink: {self.ink:.1f} pixels"
