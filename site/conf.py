@@ -51,7 +51,24 @@ html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": True,
     "home_page_in_toc": True,
+    # A fresh browser has no saved choice; without a default the theme logs a console error.
+    "default_mode": "light",
 }
+sys.path.insert(0, str(ROOT))
+from vae_tutorial.launch import BRANCH, repository_url  # noqa: E402
+
+# Launch buttons (Binder, Colab) on each lesson page, from the repository's one address.
+html_theme_options.update(
+    repository_url=repository_url(),
+    repository_branch=BRANCH,
+    path_to_docs="",
+    use_repository_button=True,
+    launch_buttons={
+        "binderhub_url": "https://mybinder.org",
+        "colab_url": "https://colab.research.google.com",
+        "notebook_interface": "jupyterlab",
+    },
+)
 html_static_path = [str(STATIC)]
 html_extra_path = [str(EXTRA)]
 mathjax_path = "mathjax/tex-chtml.js"  # relative to _static/
