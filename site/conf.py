@@ -51,8 +51,6 @@ html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": True,
     "home_page_in_toc": True,
-    # A fresh browser has no saved choice; without a default the theme logs a console error.
-    "default_mode": "light",
 }
 sys.path.insert(0, str(ROOT))
 from vae_tutorial.launch import BRANCH, repository_url  # noqa: E402
@@ -69,6 +67,8 @@ html_theme_options.update(
         "notebook_interface": "jupyterlab",
     },
 )
+# A fresh browser has no saved light/dark choice; without a default the theme logs an error.
+html_context = {"default_mode": "light"}
 html_static_path = [str(STATIC)]
 html_extra_path = [str(EXTRA)]
 mathjax_path = "mathjax/tex-chtml.js"  # relative to _static/

@@ -74,7 +74,9 @@ def test_readme_commands_are_the_ones_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text()
     blocks = re.findall(r"<!-- (\w+)-command -->\s*```bash\n(.+?)\n```", readme)
     commands = dict(blocks)
-    assert set(commands) == {"lessons", "test"}, "README needs exactly the two quick-start commands"
+    assert set(commands) == {"lessons", "test", "site"}, "README needs exactly three commands"
     assert "jupyter lab" in commands["lessons"]
     assert "pytest" in commands["test"]
     assert "test-command" in ci, ".ci/run must take its test command from the README"
+    assert "sphinx-build" in commands["site"] and "_build/html" in commands["site"]
+    assert "site-command" in ci, ".ci/run must build the site with the README's command"
