@@ -25,12 +25,12 @@ RESULTS = ROOT / "benchmarks" / "results" / "lesson_memory.json"
 BINDER_LIMIT_MB = 2048
 
 CHILD = """
-import json, resource, sys, time
+import json, resource, sys
 from vae_tutorial.execute import execute_notebook
-seconds = execute_notebook(sys.argv[1])
+execute_notebook(sys.argv[1])
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 scale = 1 / 1024 if sys.platform != "darwin" else 1 / 1024 / 1024  # KiB on Linux, bytes on macOS
-print(json.dumps({"peak_mb": round(peak * scale), "seconds": round(seconds, 1)}))
+print(json.dumps({"peak_mb": round(peak * scale)}))
 """
 
 

@@ -12,10 +12,14 @@ people would, through the Hub's REST API and the users' own servers:
 3. the instructor collects, autogrades both, generates and releases feedback;
 4. the grades are right (full marks; the mistake loses exactly the KL test's points), and each
    student fetches feedback on their own submission only;
-5. as a student's system account: the exchange refuses to list or read the other student's
-   submission and feedback, and the instructor's source is out of reach; the released version
-   a student can read holds no solution and no hidden test. Students' servers run with the
-   project's student settings (jupyter/student), so their formgrader API does not exist.
+5. as a student's system account: the exchange refuses to list its inbound and feedback
+   folders, so the other student's submission and feedback cannot be found (nbgrader ends each
+   submission's folder name with 72 random bits; reading it by the name a student could guess
+   fails. nbgrader leaves the submitted files themselves world-readable: the unlistable folder
+   and the random name are the guard); the instructor's course folder and source are out of
+   reach; and no file a student can read in the exchange holds a solution or a hidden test.
+   Students' servers run with the project's student settings (jupyter/student), so their
+   formgrader API does not exist.
 
 Everything stops at the end (servers, Hub, proxy), and no process of the accounts remains.
 Runs only as root with CI=true (it adds system accounts); skipped with the reason otherwise.
@@ -25,9 +29,11 @@ Step timings go to test-artifacts/hub_timings.json.
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -307,12 +313,12 @@ PROBE = textwrap.dedent(
         try:
             action(path)
             return "allowed"
-        except PermissionError:
+        except (PermissionError, FileNotFoundError):
             return "refused"
     report = {
         "list inbound": attempt(os.listdir, os.path.join(exchange, "inbound")),
         "list feedback": attempt(os.listdir, os.path.join(exchange, "feedback")),
-        "read other submission": attempt(lambda p: open(p).read(), other_submission),
+        "read other submission, name guessed": attempt(lambda p: open(p).read(), other_submission),
         "list instructor course": attempt(os.listdir, course),
         "read instructor source": attempt(
             lambda p: open(p).read(),
@@ -439,23 +445,29 @@ def _run_course(api: Hub, users: dict, exchange: Path, course: Path, timer: Time
             (stamp,) = [item["path"] for item in folder["content"]]
             where = urllib.parse.quote(f"{stamp}/{ASSIGNMENT}.html")  # the folder is a timestamp
             page = api.call("GET", f"/user/{student}/api/contents/{where}")
-            html = page["content"]
-            assert ("-0.5 * (mu**2" in html) == wrong, f"{student} got someone else's feedback"
+            text = html.unescape(re.sub(r"<[^>]+>", "", page["content"]))  # the page's text
+            assert ("-0.5 * (mu**2" in text) == wrong, f"{student} got someone else's feedback"
             earned = total - (sum(lost.values()) if wrong else 0)
-            assert f"Score: {earned:g}" in html or f"{earned:g} / {total:g}" in html, html[:2000]
+            headline = f"{ASSIGNMENT} (Score: {float(earned)} / {float(total)})"
+            assert headline in text, f"{student}: no '{headline}' in the feedback"
 
     with timer.step("students: the exchange refuses what is not theirs"):
         inbound = exchange / COURSE_ID / "inbound"
         other = [p for p in inbound.iterdir() if p.name.startswith(f"{mistake}+")]
         assert len(other) == 1, sorted(inbound.iterdir())
-        other_file = other[0] / f"{ASSIGNMENT}.ipynb"
+        # nbgrader names a submission student+assignment+time+random (72 random bits) and
+        # keeps the folder unlistable: another student can name everything but the random part.
+        random_part = other[0].name.rsplit("+", 1)[1]
+        assert len(random_part) >= 12, other[0].name
+        guessed = inbound / other[0].name.rsplit("+", 1)[0]
+        other_file = guessed / f"{ASSIGNMENT}.ipynb"
         report = _probe(right, exchange / COURSE_ID, course, other_file)
         assert report["list inbound"] == "refused", report
         assert report["list feedback"] == "refused", report
         assert report["list instructor course"] == "refused", report
         assert report["read instructor source"] == "refused", report
         assert report["readable files with solutions"] == [], report
-        assert report["read other submission"] == "refused", report
+        assert report["read other submission, name guessed"] == "refused", report
 
 
 def _probe(user: str, exchange: Path, course: Path, other_file: Path) -> dict:
