@@ -231,6 +231,14 @@ def test_lesson_page_loads_offline_with_math_and_images(browser, server, lesson)
         saved = _saved_pictures(lesson)
         assert len(images) >= saved, f"{lesson}: {len(images)} images on the page, {saved} saved"
         assert not broken, f"{lesson}: images that do not decode: {broken}"
+        # Links between lessons: the previous and the next one in the series.
+        footer = page.evaluate(
+            "() => [...document.querySelectorAll('.prev-next-area a')].map(a => a.href)"
+        )
+        index = LESSONS.index(lesson)
+        neighbours = LESSONS[max(index - 1, 0) : index] + LESSONS[index + 1 : index + 2]
+        for other in neighbours:
+            assert any(href.endswith(f"/notebooks/{other}.html") for href in footer), footer
         if lesson.startswith("06_"):
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "site_lesson06.png"), full_page=False)
