@@ -338,3 +338,136 @@ def _drive_lesson(lab: dict) -> None:
         finally:
             browser.close()
     assert time.monotonic() - started < 110, "the browser test took too long"
+
+
+# --------------------------------------------------------------------------- what a student sees
+# The README's lessons command starts JupyterLab with JUPYTER_CONFIG_PATH=jupyter/student (settings
+# the project ships); instructors use jupyter/instructor. Here JupyterLab starts with each folder
+# and nothing else (empty user folders), and once with neither, to show what the settings change.
+
+NEWS_QUESTION = "official Jupyter news"
+INSTRUCTOR_TOOLS = {"Formgrader", "Create assignment", "Course List"}
+
+
+def _readme_lessons_config_path() -> str:
+    """The JUPYTER_CONFIG_PATH that the README's lessons command sets."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    command = re.search(r"<!-- lessons-command -->\s*```bash\n(.+?)\n```", readme).group(1)
+    match = re.search(r"JUPYTER_CONFIG_PATH=(\S+) \S*jupyter lab", command)
+    assert match, f"the lessons command does not start JupyterLab with our settings: {command}"
+    return match.group(1)
+
+
+@contextlib.contextmanager
+def _plain_lab(tmp_path: Path, config_path: Path | None):
+    """JupyterLab on a free port with empty user folders, plus ``config_path`` if given."""
+    env = dict(os.environ)
+    for name in ("JUPYTER_CONFIG_PATH", "JUPYTER_PATH"):
+        env.pop(name, None)
+    for name, sub in {
+        "JUPYTER_CONFIG_DIR": "config",
+        "JUPYTER_DATA_DIR": "data",
+        "JUPYTER_RUNTIME_DIR": "runtime",
+        "JUPYTERLAB_SETTINGS_DIR": "settings",
+        "JUPYTERLAB_WORKSPACES_DIR": "workspaces",
+        "IPYTHONDIR": "ipython",
+    }.items():
+        (tmp_path / sub).mkdir(parents=True, exist_ok=True)
+        env[name] = str(tmp_path / sub)
+    if config_path is not None:
+        env["JUPYTER_CONFIG_PATH"] = str(config_path)
+    root = tmp_path / "root"
+    root.mkdir(exist_ok=True)
+    port, token = _free_port(), secrets.token_hex(24)
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--ServerApp.allow_root=True")
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "jupyterlab.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"JupyterLab exited early:\n{log_path.read_text()[-3000:]}")
+            try:
+                _get(f"{base}/api/status?token={token}")
+                break
+            except (urllib.error.URLError, OSError):
+                if time.monotonic() > deadline:
+                    pytest.fail(f"JupyterLab did not answer:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield {"base": base, "token": token, "log": log_path}
+    finally:
+        _stop(server, base, token)
+
+
+def _what_lab_shows(lab: dict, page, shot: Path) -> dict:
+    """Open JupyterLab; return the Nbgrader menu's entries and whether the news question shows."""
+    page.goto(f"{lab['base']}/lab?token={lab['token']}")
+    page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
+    page.wait_for_selector(".lm-MenuBar-itemLabel >> text=Nbgrader", timeout=30_000)
+    # The news question is raised as soon as the settings are read; give it time to show.
+    page.wait_for_timeout(4000)
+    news = page.get_by_text(NEWS_QUESTION).count() > 0
+    page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
+    page.wait_for_selector(".lm-Menu .lm-Menu-itemLabel", timeout=10_000)
+    entries = page.evaluate(
+        """() => [...document.querySelectorAll('.lm-Menu .lm-Menu-item:not(.lm-mod-hidden)')]
+            .map(i => i.querySelector('.lm-Menu-itemLabel').textContent.trim())"""
+    )
+    page.screenshot(path=str(shot))
+    page.keyboard.press("Escape")
+    return {"news": news, "entries": [e for e in entries if e]}
+
+
+@pytest.mark.parametrize("role", ["none", "student", "instructor"])
+def test_student_and_instructor_settings(tmp_path, role):
+    """Students: no news question, no instructor tools; instructors: every nbgrader tool."""
+    _check_browser_setup()
+    from playwright.sync_api import sync_playwright
+
+    shipped = ROOT / _readme_lessons_config_path()
+    assert shipped == ROOT / "jupyter" / "student"
+    config = {"none": None, "student": shipped, "instructor": shipped.parent / "instructor"}[role]
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"browser_lab_{role}.png"
+    with _plain_lab(tmp_path, config) as lab, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            seen = _what_lab_shows(lab, page, shot)
+        finally:
+            browser.close()
+    assert "Assignment List" in seen["entries"], seen
+    if role == "none":  # without the project's settings, a new user sees both
+        assert seen["news"] and INSTRUCTOR_TOOLS <= set(seen["entries"]), seen
+    elif role == "student":
+        assert not seen["news"], "the news question shows for students"
+        assert not INSTRUCTOR_TOOLS & set(seen["entries"]), f"instructor tools shown: {seen}"
+    else:
+        assert not seen["news"], "the news question shows for instructors"
+        assert INSTRUCTOR_TOOLS <= set(seen["entries"]), f"instructor tools missing: {seen}"

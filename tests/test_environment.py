@@ -60,7 +60,10 @@ def test_readme_commands_are_the_ones_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text()
     blocks = re.findall(r"<!-- (\w+)-command -->\s*```bash\n(.+?)\n```", readme)
     commands = dict(blocks)
-    assert set(commands) == {"lessons", "test"}, "README needs exactly the two quick-start commands"
+    assert set(commands) == {"lessons", "test", "site"}, "README needs exactly three commands"
     assert "jupyter lab" in commands["lessons"]
     assert "pytest" in commands["test"]
     assert "test-command" in ci, ".ci/run must take its test command from the README"
+    assert "sphinx-build" in commands["site"] and "_build/html" in commands["site"]
+    site_test = (ROOT / "tests" / "test_site.py").read_text()
+    assert "site-command" in site_test, "tests/test_site.py must run the README's site command"
