@@ -87,10 +87,10 @@ def generative_story(figsize=(9, 3.2)):
         ha="center",
         fontsize=10,
     )
-    _arrow(ax, (0.82, 0.55), (0.5, 0.55), colour="tab:blue", linestyle="--", rad=0.25)
+    _arrow(ax, (0.82, 0.53), (0.5, 0.53), colour="tab:blue", linestyle="--", rad=-0.2)
     ax.text(
         0.66,
-        0.27,
+        0.12,
         "inference: $q_\\phi(z \\mid x) \\approx p_\\theta(z \\mid x)$\n"
         "encoder, parameters $\\phi$ (one network for all images)",
         ha="center",
