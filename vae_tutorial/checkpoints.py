@@ -32,6 +32,8 @@ SHARED = {
     "vae-20": {"kind": "VAE", "latent_dim": 20, "hidden_dim": 400, "epochs": 60},
     "ae-20": {"kind": "Autoencoder", "latent_dim": 20, "hidden_dim": 400, "epochs": 60},
     "vae-2": {"kind": "VAE", "latent_dim": 2, "hidden_dim": 400, "epochs": 60},
+    "ae-2": {"kind": "Autoencoder", "latent_dim": 2, "hidden_dim": 400, "epochs": 60},
+    "vae-5": {"kind": "VAE", "latent_dim": 5, "hidden_dim": 400, "epochs": 60},
 }
 
 
@@ -126,7 +128,8 @@ def shared_model(
 ):
     """One of the lessons' shared models, trained on MNIST (dynamic binarization) or loaded.
 
-    name: one of ``SHARED`` ("vae-20", "ae-20", "vae-2"). source: as for ``load_mnist``.
+    name: one of ``SHARED`` ("vae-20", "ae-20", "vae-2", "ae-2", "vae-5").
+    source: as for ``load_mnist``.
     seed: initial weights, shuffling and binarization; None uses the run's seed
     (``VAE_TUTORIAL_SEED``), so another seed trains (and caches) another model.
     Shared models always train on the CPU, whatever accelerator is present, so one cache file
