@@ -81,11 +81,15 @@ def build_student_dist(out: str | Path, repository: Path = REPOSITORY) -> Path:
     if out.exists():
         raise ValueError(f"out {out} already exists: give a new folder (or delete it first).")
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+    # This module is the instructor's tool (it fills in solutions to time grading).
+    ignore_package = shutil.ignore_patterns("__pycache__", "*.pyc", "course.py")
     out.mkdir(parents=True)
     for name in STUDENT_FILES:
         source = repository / name
         if source.is_dir():
-            shutil.copytree(source, out / name, ignore=ignore)
+            shutil.copytree(
+                source, out / name, ignore=ignore_package if name == "vae_tutorial" else ignore
+            )
         elif source.exists():
             shutil.copy2(source, out / name)
     # The student notebooks, generated in a scratch copy of the course so that the instructor's
