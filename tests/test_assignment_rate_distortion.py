@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+from dataclasses import dataclass, field
 
 import nbformat
 import pytest
@@ -25,7 +26,6 @@ from test_assignments import (
     HIDDEN_MARKERS,
     SOLUTION_MARKERS,
     Course,
-    Mistake,
     cells_by_id,
     lines_between,
     nbgrader_meta,
@@ -37,6 +37,19 @@ ASSIGNMENT = "rate_distortion_and_collapse"
 POINTS = 10
 ONE_EPOCH = [("train", "epochs=40", "epochs=1")]
 TRAINING = "test_training"
+
+
+@dataclass
+class Mistake:
+    """``old`` replaced by ``new`` in solution cell ``cell`` (and the ``also`` edits); the test
+    cells in ``loses`` must score zero, every other test keeps its points."""
+
+    cell: str
+    old: str
+    new: str
+    loses: set[str]
+    also: list[tuple[str, str, str]] = field(default_factory=list)
+
 
 MISTAKES = {
     "kl-total-instead-of-per-dimension": Mistake(
