@@ -34,7 +34,7 @@ from .data import load_mnist
 from .few_labels import sample_labeled_indices
 from .objectives import kl_to_standard_normal
 from .seeding import resolve_seed, seed_everything
-from .training import History, default_device, make_optimizer
+from .training import History, default_device, make_optimizer, progress_bar, show_epoch
 
 NUM_CLASSES = 10
 
@@ -405,7 +405,7 @@ def train_m2(
     batch_l = min(batch_size, n_l)
     optimizer = make_optimizer(model, lr)
     history = History(objective="m2")
-    bar = _progress_bar(epochs, progress)
+    bar = progress_bar(epochs, progress, desc="M2 epochs")
     import time
 
     start = time.perf_counter()
@@ -428,12 +428,8 @@ def train_m2(
         if test_x is not None:
             history.test.append(test_error(model, test_x, test_y))
         history.seconds.append(time.perf_counter() - start)
-        if bar is not None:
-            shown = {"J": f"{history.train[-1]:.1f}"}
-            if history.test:
-                shown["test error"] = f"{history.test[-1]:.3f}"
-            bar.set_postfix(shown)
-            bar.update()
+        error = f"{history.test[-1]:.3f}" if history.test else ""
+        show_epoch(bar, J=f"{history.train[-1]:.1f}", **{"test error": error})
     if bar is not None:
         bar.close()
     model.eval()
@@ -473,14 +469,6 @@ def train_classifier(
         optimizer.step()
     net.eval()
     return net
-
-
-def _progress_bar(epochs: int, progress: bool):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=epochs, desc="M2 epochs", unit="epoch", leave=True)
 
 
 # --------------------------------------------------------------------------- shared models

@@ -170,7 +170,7 @@ def fit(
     history = History(objective=getattr(objective, "__name__", "objective"))
     n = len(x)
     start = time.perf_counter()
-    bar = _progress_bar(epochs, progress)
+    bar = progress_bar(epochs, progress)
     for _ in range(epochs):
         order = torch.randperm(n, generator=generator).to(device)
         x_epoch = (
@@ -190,12 +190,8 @@ def fit(
         history.seconds.append(time.perf_counter() - start)
         if callback is not None:
             callback(history.epochs, model, history)
-        if bar is not None:
-            shown = {"train": f"{history.train[-1]:.1f}"}
-            if history.test:
-                shown["test"] = f"{history.test[-1]:.1f}"
-            bar.set_postfix(shown)
-            bar.update()
+        test = f"{history.test[-1]:.1f}" if history.test else ""
+        show_epoch(bar, train=f"{history.train[-1]:.1f}", test=test)
     if bar is not None:
         bar.close()
     model.eval()
@@ -210,9 +206,17 @@ def _device_generator(generator: torch.Generator, device: torch.device):
     return seeded
 
 
-def _progress_bar(epochs: int, progress: bool):
+def progress_bar(epochs: int, progress: bool, desc: str = "epochs"):
+    """A tqdm progress bar over ``epochs`` (None when ``progress`` is False)."""
     if not progress:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=epochs, desc="epochs", unit="epoch", leave=True)
+    return tqdm(total=epochs, desc=desc, unit="epoch", leave=True)
+
+
+def show_epoch(bar, **shown) -> None:
+    """Show one epoch's figures (those that are not empty) on ``bar`` and advance it."""
+    if bar is not None:
+        bar.set_postfix({name: value for name, value in shown.items() if value})
+        bar.update()
