@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,15 +39,18 @@ def measure(lesson: Path) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / lesson.name
         shutil.copy(lesson, copy)
+        start = time.perf_counter()
         result = subprocess.run(
             [sys.executable, "-c", CHILD, str(copy)],
             capture_output=True,
             text=True,
             timeout=1800,
         )
+        seconds = time.perf_counter() - start
     if result.returncode != 0:
         return {"error": result.stderr[-1000:]}
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    # wall-clock seconds from a fresh Python process to the saved notebook (kernel start included)
+    return {**json.loads(result.stdout.strip().splitlines()[-1]), "seconds": round(seconds, 1)}
 
 
 def main(argv=None) -> int:
@@ -64,7 +68,8 @@ def main(argv=None) -> int:
         peak = row.get("peak_mb")
         ok = peak is not None and peak < BINDER_LIMIT_MB
         failed |= not ok
-        print(f"{lesson.stem}: {peak} MB peak ({'under' if ok else 'NOT under'} Binder's 2 GB)")
+        verdict = "under" if ok else "NOT under"
+        print(f"{lesson.stem}: {peak} MB peak ({verdict} Binder's 2 GB), {row.get('seconds')} s")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     return 1 if failed else 0
