@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sys
 import types
 
@@ -42,8 +41,14 @@ def test_inserting_twice_changes_nothing_and_keeps_a_clean_run(tmp_path):
     lesson = LESSONS[0]
     path = tmp_path / "notebooks" / lesson.name
     path.parent.mkdir()
-    shutil.copy(lesson, path)
-    before = nbformat.read(path, as_version=4)
+    # the lesson as it was before it had launch cells
+    before = nbformat.read(lesson, as_version=4)
+    launch_tags = {launch.BADGES_TAG, launch.SETUP_TAG}
+    before.cells = [c for c in before.cells if not launch_tags & set(c.metadata.get("tags", []))]
+    code = [c for c in before.cells if c.cell_type == "code"]
+    for count, cell in enumerate(code, start=1):
+        cell.execution_count = count
+    nbformat.write(before, path)
     assert launch.update_notebook(path, root=tmp_path)
     once = path.read_text()
     assert not launch.update_notebook(path, root=tmp_path)
