@@ -426,10 +426,17 @@ def _run_course(api: Hub, users: dict, exchange: Path, course: Path, timer: Time
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
-        scores = {}
+        scores, shown = {}, {}
         for student in (right, mistake):
             notebook = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
-            scores[student] = {g.name: (g.score, g.max_score) for g in notebook.grades}
+            # the autograded test cells; the written answers are graded by hand, later
+            scores[student] = {
+                g.name: (g.score, g.max_score)
+                for g in notebook.grades
+                if getattr(g.cell, "cell_type", "code") == "code"
+            }
+            submission = gradebook.find_submission(ASSIGNMENT, student)
+            shown[student] = (submission.score, submission.max_score)  # as the feedback shows it
     total = ASSIGNMENTS[ASSIGNMENT]["points"]
     assert sum(s for s, _ in scores[right].values()) == total, scores[right]
     lost = {name: top for name, (score, top) in scores[mistake].items() if score != top}
@@ -448,7 +455,8 @@ def _run_course(api: Hub, users: dict, exchange: Path, course: Path, timer: Time
             text = html.unescape(re.sub(r"<[^>]+>", "", page["content"]))  # the page's text
             assert ("-0.5 * (mu**2" in text) == wrong, f"{student} got someone else's feedback"
             earned = total - (sum(lost.values()) if wrong else 0)
-            headline = f"{ASSIGNMENT} (Score: {float(earned)} / {float(total)})"
+            assert shown[student][0] == earned, shown[student]
+            headline = f"{ASSIGNMENT} (Score: {float(earned)} / {float(shown[student][1])})"
             assert headline in text, f"{student}: no '{headline}' in the feedback"
 
     with timer.step("students: the exchange refuses what is not theirs"):
