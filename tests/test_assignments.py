@@ -791,16 +791,24 @@ def test_student_dist_holds_what_students_need(student_dist):
 
 
 def test_student_dist_has_no_solution_or_hidden_test(student_dist):
-    secret = set()
+    secret, public = set(), set()
     for assignment in DISCOVERED:
         nb = nbformat.read(COURSE / "source" / assignment / f"{assignment}.ipynb", as_version=4)
         for markers in (SOLUTION_MARKERS, HIDDEN_MARKERS):
-            # Whole statements only: fragments of a call (`history = fit(`) are no answer.
+            # Whole statements only: fragments of a call (`history = fit(`) are no answer, and
+            # neither is an import.
             secret |= {
                 line
                 for line in secret_lines(nb, *markers)
-                if len(line) > 12 and not line.endswith(("(", ",", "[", "{"))
+                if len(line) > 12
+                and not line.endswith(("(", ",", "[", "{"))
+                and not line.startswith(("import ", "from "))
             }
+        for cell in nb.cells:  # lines outside both kinds of region
+            _, outside_solutions = lines_between(cell.source, *SOLUTION_MARKERS)
+            public.update(lines_between("\n".join(outside_solutions), *HIDDEN_MARKERS)[1])
+    # a line that one assignment shows in the open (a seed, say) is no secret of another's
+    secret -= {line.strip() for line in public}
     leaks = {}
     for path in sorted(p for p in student_dist.rglob("*") if p.is_file()):
         if path.suffix not in {".py", ".ipynb", ".md", ".txt", ".toml", ".yml", ".cfg"}:
