@@ -182,17 +182,7 @@ def jupyter_lab(tmp_path: Path):
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"JupyterLab exited early:\n{log_path.read_text()[-3000:]}")
-            try:
-                _get(f"{base}/api/status?token={token}")
-                break
-            except (urllib.error.URLError, OSError):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not answer:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.5)
+        _wait_until_answering(server, base, token, log_path)
         yield {"base": base, "token": token, "notebook": LESSON.name, "log": log_path}
     finally:
         _stop(server, base, token)
@@ -250,6 +240,21 @@ def _run_all_cells(page) -> None:
             return
         page.wait_for_timeout(250)
     pytest.fail("Run All Cells did not start the lesson")
+
+
+def _wait_until_answering(server, base: str, token: str, log_path: Path) -> None:
+    """Wait until the JupyterLab server answers its status API; fail if it exits or stays silent."""
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while True:
+        if server.poll() is not None:
+            pytest.fail(f"JupyterLab exited early:\n{log_path.read_text()[-3000:]}")
+        try:
+            _get(f"{base}/api/status?token={token}")
+            return
+        except (urllib.error.URLError, OSError):
+            if time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab did not answer:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.5)
 
 
 def _lesson_finished(page) -> bool:
@@ -406,17 +411,7 @@ def _plain_lab(tmp_path: Path, config_path: Path | None):
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"JupyterLab exited early:\n{log_path.read_text()[-3000:]}")
-            try:
-                _get(f"{base}/api/status?token={token}")
-                break
-            except (urllib.error.URLError, OSError):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not answer:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.5)
+        _wait_until_answering(server, base, token, log_path)
         yield {"base": base, "token": token, "log": log_path}
     finally:
         _stop(server, base, token)
