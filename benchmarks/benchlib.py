@@ -149,6 +149,12 @@ def median(values) -> float:
     return float(statistics.median(values))
 
 
+def paired_difference(a, b) -> tuple[float, float]:
+    """Mean of ``a - b`` over the same items (e.g. test images) and its standard error."""
+    difference = a - b
+    return float(difference.mean()), float(difference.std() / len(difference) ** 0.5)
+
+
 def matmul_gflops(
     n: int = 2048, repeats: int = 10, device: str | torch.device = "cpu"
 ) -> list[float]:

@@ -13,7 +13,9 @@ runs, one entry per lesson). Linux and macOS only.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -39,6 +41,7 @@ def measure(lesson: Path) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / lesson.name
         shutil.copy(lesson, copy)
+        load_before = os.getloadavg()[0]
         start = time.perf_counter()
         result = subprocess.run(
             [sys.executable, "-c", CHILD, str(copy)],
@@ -47,10 +50,15 @@ def measure(lesson: Path) -> dict:
             timeout=1800,
         )
         seconds = time.perf_counter() - start
+    when = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_average_1min_start": round(load_before, 2),
+    }
     if result.returncode != 0:
-        return {"error": result.stderr[-1000:]}
+        return {"error": result.stderr[-1000:], **when}
     # wall-clock seconds from a fresh Python process to the saved notebook (kernel start included)
-    return {**json.loads(result.stdout.strip().splitlines()[-1]), "seconds": round(seconds, 1)}
+    row = json.loads(result.stdout.strip().splitlines()[-1])
+    return {**row, "seconds": round(seconds, 1), **when}
 
 
 def main(argv=None) -> int:

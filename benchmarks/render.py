@@ -10,17 +10,35 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import benchlib
 
 ORDER = [
     ("training_throughput", "python benchmarks/training_throughput.py"),
-    ("likelihood_speed", "python benchmarks/likelihood_speed.py"),
     ("quality_for_time", "python benchmarks/quality_for_time.py"),
+    ("techniques", "python benchmarks/techniques.py"),
+    ("likelihood_speed", "python benchmarks/likelihood_speed.py"),
     ("lesson_times", "python benchmarks/lesson_times.py"),
     ("tsne_time", "python benchmarks/tsne_time.py"),
+    ("class_grading", "python benchmarks/class_grading.py"),
 ]
+# Scripts whose results other sections report (widget latency, under lesson times) or that keep
+# their own format (lesson memory): listed under "How to reproduce" in the order to run them.
+REPRODUCE = [
+    "python benchmarks/training_throughput.py",
+    "python benchmarks/quality_for_time.py",
+    "python benchmarks/techniques.py",
+    "python benchmarks/likelihood_speed.py",
+    "python benchmarks/tsne_time.py",
+    "python benchmarks/widget_latency.py",
+    "python benchmarks/lesson_times.py",
+    "python benchmarks/lesson_memory.py",
+    "python benchmarks/class_grading.py",
+    "python benchmarks/render.py",
+]
+MEMORY = "lesson_memory"
 VERDICT = {True: "met", False: "**missed**", None: "not measured"}
 
 
@@ -50,6 +68,39 @@ def machine_line(info: dict) -> str:
     if start is not None and end is not None:
         parts.append(f"1-min load average {start:.1f} before and {end:.1f} after the run")
     return "; ".join(p for p in parts if p)
+
+
+def number_targets(results: dict) -> None:
+    """Number every target 1..n in the order of the summary (a name's own number is dropped)."""
+    count = 0
+    for name, _ in ORDER:
+        for goal in results.get(name, {}).get("targets", []):
+            count += 1
+            goal["name"] = f"{count}. {re.sub(r'^[0-9]+[.] *', '', goal['name'])}"
+
+
+def memory_section(memory: dict) -> list[str]:
+    """Peak memory and run time of every lesson (benchmarks/lesson_memory.py's own format)."""
+    limit = memory.get("binder_limit_mb", 2048)
+    rows = []
+    for lesson, entry in sorted(memory.get("lessons", {}).items()):
+        peak = entry.get("peak_mb")
+        rows.append(
+            [
+                lesson,
+                peak,
+                None if peak is None else peak <= limit,
+                entry.get("seconds"),
+                entry.get("date"),
+                entry.get("load_average_1min_start"),
+            ]
+        )
+    columns = ["lesson", "peak MB", f"<= {limit} MB (Binder)", "seconds", "date", "load before"]
+    lines = ["## Peak memory of each lesson", ""]
+    lines.append("- Command: `python benchmarks/lesson_memory.py` (one kernel at a time)")
+    lines.append("")
+    lines += markdown_table(columns, rows)
+    return lines + [""]
 
 
 def section(result: dict) -> list[str]:
@@ -85,6 +136,7 @@ def render(results_dir: Path = benchlib.RESULTS) -> str:
         path = results_dir / f"{name}.json"
         if path.exists():
             results[name] = json.loads(path.read_text())
+    number_targets(results)
     lines = ["# Benchmarks", ""]
     quick = [n for n, r in results.items() if r["quick"]]
     missing = [n for n, _ in ORDER if n not in results]
@@ -102,8 +154,11 @@ def render(results_dir: Path = benchlib.RESULTS) -> str:
             "",
         ]
     lines += [
-        "Speed and quality of the `vae_tutorial` package against plain PyTorch baselines, "
-        "measured side by side in one run (medians of interleaved repeats). Each script prints "
+        "Speed and quality of the `vae_tutorial` package against plain PyTorch baselines. A "
+        "ratio always compares two runs made by the same script on the same machine: training "
+        "throughput and importance sampling alternate the two contenders (A, B, A, B, ...) and "
+        "report medians; quality for time and class grading run them one after the other. Each "
+        "section gives the machine's load average before and after its run. Each script prints "
         "its table and writes `benchmarks/results/<name>.json`; `python benchmarks/render.py` "
         "writes this file from those results.",
         "",
@@ -123,10 +178,10 @@ def render(results_dir: Path = benchlib.RESULTS) -> str:
     ]
     lines += markdown_table(["target", "goal", "measured", "verdict"], summary) + [""]
     lines += ["## How to reproduce", "", "```bash"]
-    lines += [command for _, command in ORDER]
-    lines += ["python benchmarks/render.py", "```", ""]
+    lines += REPRODUCE + ["```", ""]
     lines += [
-        "Or all at once: `python benchmarks/run_all.py` (add `--quick` for a smoke test).",
+        "Or all at once: `python benchmarks/run_all.py` (add `--quick` for a smoke test, "
+        "`--skip class_grading` to leave out the hour of autograding).",
         "",
     ]
     for name, command in ORDER:
@@ -134,6 +189,9 @@ def render(results_dir: Path = benchlib.RESULTS) -> str:
             lines += section(results[name])
         else:
             lines += [f"## {name}", "", f"Not run yet: `{command}`.", ""]
+    memory = results_dir / f"{MEMORY}.json"
+    if memory.exists():
+        lines += memory_section(json.loads(memory.read_text()))
     return "\n".join(lines).rstrip() + "\n"
 
 

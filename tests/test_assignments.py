@@ -66,7 +66,10 @@ class Mistake:
 # retrains with the submission's settings, so one epoch also misses the training target: those
 # mistakes lose test_training too. The one trained for the full 10 epochs (pixel-mean) shows that a
 # mistake in Q1 costs Q1 only (in the student's own run, their model collapses).
+# Assignment 4's mistakes in the functions likewise train for 1 of its 40 epochs, except the one
+# that shows a Q1 mistake charged in Q1 only (kl-from-torch-distributions, 40 epochs).
 ONE_EPOCH = [("train", "epochs=10", "epochs=1")]
+A4_ONE_EPOCH = [("train", "epochs=40", "epochs=1")]
 A2_NO_OBJECTIVE = "    objective=lambda model, x: -negative_elbo(model, x),\n"
 Z_LINE = "z = mu + torch.exp(log_sigma) * torch.randn_like(mu)"
 TRAINING = "test_training"
@@ -316,6 +319,91 @@ ASSIGNMENTS = {
                 "return torch.logsumexp(log_w, dim=1).mean(0)",
                 {"test_iw_bound"},
                 "log k",
+            ),
+        },
+    },
+    "rate_distortion_and_collapse": {
+        "points": 10,
+        "mistakes": {
+            "kl-total-instead-of-per-dimension": Mistake(
+                "rate_per_dimension",
+                "return 0.5 * (mu**2 + torch.exp(2 * log_sigma) - 1 - 2 * log_sigma)",
+                "return 0.5 * (mu**2 + torch.exp(2 * log_sigma) - 1 - 2 * log_sigma).sum(-1)",
+                {"test_rate_per_dimension", TRAINING},
+                "summed over the latent dimensions",
+                A4_ONE_EPOCH,
+            ),
+            "kl-log-variance": Mistake(
+                "rate_per_dimension",
+                "return 0.5 * (mu**2 + torch.exp(2 * log_sigma) - 1 - 2 * log_sigma)",
+                "return 0.5 * (mu**2 + torch.exp(log_sigma) - 1 - log_sigma)",
+                {"test_rate_per_dimension", TRAINING},
+                "log-variance",
+                A4_ONE_EPOCH,
+            ),
+            "pixel-mean-instead-of-sum": Mistake(
+                "distortion",
+                "return -model.decode(z).base_dist.log_prob(x).sum(-1)",
+                "return -model.decode(z).base_dist.log_prob(x).mean(-1)",
+                {"test_distortion", TRAINING},
+                "averaged instead of summed",
+                A4_ONE_EPOCH,
+            ),
+            "free-bits-on-the-total": Mistake(
+                "beta_objective",
+                "rate = torch.clamp(rate_per_dimension(mu, log_sigma), min=free_bits).sum(-1)",
+                "rate = torch.clamp(rate_per_dimension(mu, log_sigma).sum(-1), min=free_bits)",
+                {"test_beta_objective", TRAINING},
+                "applied to the total rate",
+                A4_ONE_EPOCH,
+            ),
+            "beta-on-the-distortion": Mistake(
+                "beta_objective",
+                "return -(distortion(model, x) + beta * rate)",
+                "return -(beta * distortion(model, x) + rate)",
+                {"test_beta_objective", TRAINING},
+                "beta weights the distortion",
+                A4_ONE_EPOCH,
+            ),
+            "warmup-never-reaches-1": Mistake(
+                "warmup_beta",
+                "return min(1.0, step / warmup_steps)",
+                "return min(1.0, step / (warmup_steps + 1))",
+                {"test_warmup_beta", TRAINING},
+                "never reaches 1",
+                A4_ONE_EPOCH,
+            ),
+            "warmup-without-cap": Mistake(
+                "warmup_beta",
+                "return min(1.0, step / warmup_steps)",
+                "return step / warmup_steps",
+                {"test_warmup_beta", TRAINING},
+                "exceeds 1",
+                A4_ONE_EPOCH,
+            ),
+            "kl-from-torch-distributions": Mistake(
+                "rate_per_dimension",
+                "return 0.5 * (mu**2 + torch.exp(2 * log_sigma) - 1 - 2 * log_sigma)",
+                (
+                    "return torch.distributions.kl_divergence(torch.distributions.Normal(mu, "
+                    "log_sigma.exp()), torch.distributions.Normal(0.0, 1.0))"
+                ),
+                {"test_rate_per_dimension"},
+                "torch.distributions.kl_divergence",
+            ),
+            "warmup-from-the-package": Mistake(
+                "warmup_beta",
+                "    return min(1.0, step / warmup_steps)",
+                (
+                    "    from vae_tutorial.rate_distortion import warmup_beta as w\n"
+                    "    return w(step, warmup_steps)"
+                ),
+                {"test_warmup_beta"},
+                "vae_tutorial.rate_distortion",
+            ),
+            # A correct notebook trained with the plain ELBO from the first step: it collapses.
+            "no-cure": Mistake(
+                "train", "beta = warmup_beta(step, 600)", "beta = 1.0", {TRAINING}, "collapsed"
             ),
         },
     },
@@ -769,7 +857,14 @@ def test_exchange_release_fetch_submit_collect(course, tmp_path):
 
 # Package functions that compute a graded answer. The lessons need them, so the student
 # distribution keeps them; every assignment's tests refuse a submission that calls them.
-PACKAGE_ANSWERS = ("objectives.py", "reparam.py", "likelihood.py", "amortization.py")
+PACKAGE_ANSWERS = (
+    "objectives.py",
+    "reparam.py",
+    "likelihood.py",
+    "amortization.py",
+    "rate_distortion.py",
+    "densities.py",
+)
 
 
 @pytest.fixture(scope="module")

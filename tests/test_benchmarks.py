@@ -8,6 +8,7 @@ network and the same ELBO, and the FLOP count agrees with torch's own FLOP count
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -222,3 +223,49 @@ def test_lesson_times_runs_copies_and_reports_failures(tmp_path):
     assert broken_seconds is None and broken_status.startswith("failed:")
     # The lessons themselves were neither executed in place nor rewritten.
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def _result(name: str, targets: list[dict]) -> dict:
+    return {
+        "benchmark": name,
+        "title": name,
+        "command": f"python benchmarks/{name}.py",
+        "quick": False,
+        "date": "2026-01-01 00:00 UTC",
+        "machine": {"cpu": "Test CPU"},
+        "settings": {},
+        "tables": [],
+        "targets": targets,
+        "notes": [],
+        "skipped": [],
+    }
+
+
+def test_render_numbers_targets_in_summary_order_and_lists_every_script(tmp_path):
+    # Hand-made numbers in the result files are dropped: the summary numbers targets 1..n.
+    first = _result("training_throughput", [benchlib.target("7. speed", "fast", 1.0, True)])
+    second = _result(
+        "lesson_times",
+        [benchlib.target("5. time", "short", 2.0, True), benchlib.target("widgets", "ms", 3, True)],
+    )
+    for result in (first, second):
+        (tmp_path / f"{result['benchmark']}.json").write_text(json.dumps(result))
+    (tmp_path / "lesson_memory.json").write_text(
+        json.dumps({"binder_limit_mb": 2048, "lessons": {"00_x": {"peak_mb": 3000, "seconds": 1}}})
+    )
+    text = render.render(tmp_path)
+    assert "| 1. speed |" in text and "| 2. time |" in text and "| 3. widgets |" in text
+    assert "7. speed" not in text and "5. time" not in text
+    scripts = {p.name for p in BENCHMARKS.glob("*.py")} - {"benchlib.py", "reference.py"}
+    scripts -= {"run_all.py"}
+    listed = set(re.findall(r"^python benchmarks/(\w+\.py)$", text, flags=re.M))
+    assert listed == scripts, f"scripts missing from 'How to reproduce': {scripts - listed}"
+    # The memory table says which lesson is over Binder's limit.
+    assert "| 00_x | 3,000 | no |" in text
+
+
+def test_run_all_refuses_an_unknown_skip():
+    import run_all
+
+    with pytest.raises(SystemExit):
+        run_all.main(["--quick", "--skip", "no_such_benchmark"])

@@ -9,9 +9,10 @@ Command line (from the repository root, with the environment active)::
 ``build-student-dist`` writes to OUT what students need and nothing else: the lessons, the
 package, the environment files and the student version of every assignment found under
 ``assignments/source`` (made by ``nbgrader generate_assignment``: no solutions, no hidden tests).
-``autograde`` runs one ``nbgrader autograde --student`` process per submission, ``--jobs`` at a
-time, each with one thread, all writing to the course's gradebook through SQLite with a long busy
-timeout (SQLite lets one process write at a time; the others wait instead of failing).
+``autograde`` deals the submissions into ``--jobs`` groups and grades each group with one
+``nbgrader autograde`` process, each kernel with one thread, all writing to the course's gradebook
+through SQLite with a long busy timeout (SQLite lets one process write at a time; the others wait
+instead of failing).
 """
 
 from __future__ import annotations
@@ -129,45 +130,69 @@ def autograde_parallel(
     force: bool = False,
     env: dict | None = None,
 ) -> dict[str, float]:
-    """Autograde every submission of ``assignment`` (or ``students``), ``jobs`` processes at a time.
+    """Autograde every submission of ``assignment`` (or ``students``) with ``jobs`` processes.
 
-    Returns {student: seconds}. Raises RuntimeError naming the students whose grading failed.
+    The students are dealt into ``jobs`` groups; each group is copied to a staging folder inside
+    the course and graded by one ``nbgrader autograde`` process that reads its submissions from
+    there (``--CourseDirectory.submitted_directory``) and writes to the course's ``autograded/``
+    and gradebook as usual. One process per group, not per student: starting nbgrader costs about
+    as much as grading a short notebook, so a process per submission gains nothing on two cores.
+
+    Returns {student: seconds of its group's process}. Raises RuntimeError naming the students
+    whose group failed.
     """
     course = Path(course).resolve()
     jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs}.")
     students = submissions(course, assignment) if students is None else list(students)
+    missing = [s for s in students if not (course / "submitted" / s / assignment).is_dir()]
+    if missing:
+        raise ValueError(f"no submission of {assignment} in submitted/ for {missing}.")
+    if not students:
+        return {}
     # A gradebook writer waits up to 10 minutes for another one instead of failing at once.
     database = f"sqlite:///{course / 'gradebook.db'}?timeout=600"
     if not (course / "gradebook.db").exists():
         _nbgrader(course, "db", "assignment", "list", env=env)
+    groups = [group for group in (students[i::jobs] for i in range(jobs)) if group]
+    staging = Path(tempfile.mkdtemp(prefix=".grading-", dir=course))
 
-    def grade(student: str) -> tuple[str, float, str]:
+    def grade(index: int) -> tuple[list[str], float, str]:
+        folder = staging / f"group{index}"
+        for student in groups[index]:
+            shutil.copytree(
+                course / "submitted" / student / assignment, folder / student / assignment
+            )
         start = time.perf_counter()
         args = [
             "autograde",
             assignment,
-            f"--student={student}",
+            f"--CourseDirectory.submitted_directory={folder.relative_to(course)}",
             f"--CourseDirectory.db_url={database}",
+            *(["--force"] if force else []),
         ]
         result = subprocess.run(
-            [sys.executable, "-m", "nbgrader", *args, *(["--force"] if force else [])],
+            [sys.executable, "-m", "nbgrader", *args],
             cwd=course,
             env=grading_environment(env),
             capture_output=True,
             text=True,
         )
-        error = "" if result.returncode == 0 else result.stderr[-2000:]
-        return student, time.perf_counter() - start, error
+        error = "" if result.returncode == 0 else result.stderr[-4000:]
+        return groups[index], time.perf_counter() - start, error
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(grade, students))
-    failed = {student: error for student, _, error in results if error}
+    try:
+        with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+            results = list(pool.map(grade, range(len(groups))))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    failed = [(group, error) for group, _, error in results if error]
     if failed:
-        details = "\n".join(f"--- {student}\n{error}" for student, error in failed.items())
-        raise RuntimeError(f"autograding failed for {sorted(failed)}:\n{details}")
-    return {student: seconds for student, seconds, _ in results}
+        details = "\n".join(f"--- {', '.join(group)}\n{error}" for group, error in failed)
+        names = sorted(student for group, _ in failed for student in group)
+        raise RuntimeError(f"autograding failed for {names}:\n{details}")
+    return {student: seconds for group, seconds, _ in results for student in group}
 
 
 def _solution_submission(course: Path, assignment: str):
