@@ -25,6 +25,9 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -591,14 +594,25 @@ def course(tmp_path_factory) -> Course:
 
 
 def autograded(course: Course, assignment: str) -> dict:
-    """{student: {test cell: (score, max score)}}, autograded in parallel, then feedback made."""
+    """{student: {test cell: (score, max score)}}, autograded in parallel, then feedback made.
+
+    Graded once per assignment; if that fails, every later test of the assignment fails with the
+    same cause instead of tripping over the half-made submissions.
+    """
     if assignment not in course.scores:
-        make_submissions(course, assignment)
-        autograde_parallel(assignment, course.root, jobs=2, env=course.env)
-        course.nbgrader("generate_feedback", assignment)
-        students = [*BASELINE, *mistakes_of(assignment)]
-        course.scores[assignment] = {s: course.grades(assignment, s) for s in students}
-    return course.scores[assignment]
+        try:
+            make_submissions(course, assignment)
+            autograde_parallel(assignment, course.root, jobs=2, env=course.env)
+            course.nbgrader("generate_feedback", assignment)
+            students = [*BASELINE, *mistakes_of(assignment)]
+            course.scores[assignment] = {s: course.grades(assignment, s) for s in students}
+        except Exception as error:
+            course.scores[assignment] = error
+            raise
+    scores = course.scores[assignment]
+    if isinstance(scores, Exception):
+        pytest.fail(f"grading {assignment} failed in an earlier test: {str(scores)[:2000]}")
+    return scores
 
 
 # --------------------------------------------------------------------------- tests
@@ -798,6 +812,42 @@ def test_parallel_grading_matches_the_serial_run(course, assignment):
     parallel = autograded(course, assignment)["source"]
     course.nbgrader("autograde", assignment, "--student=source", "--force")
     assert course.grades(assignment, "source") == parallel
+
+
+def test_parallel_graders_never_share_a_kernel_port(course, tmp_path, monkeypatch):
+    """Each group's kernels talk over Unix sockets of their own, not over TCP ports.
+
+    jupyter_client picks a kernel's TCP ports by binding to port 0 and releasing them before the
+    kernel starts, so two graders starting kernels at once can be handed the same port (the
+    kernel then dies before it replies). Watches the sockets appear while two groups are graded.
+    """
+    if os.name != "posix":
+        pytest.skip("Unix sockets only")
+    assignment = "gaussians_and_reparameterization"
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    students = ["socket-a", "socket-b"]
+    for student in students:
+        course.submit(assignment, student, filled(course, assignment))
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.update(p.name for p in tmp_path.glob("vae-grading-*/*"))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        autograde_parallel(assignment, course.root, jobs=2, students=students, env=course.env)
+    finally:
+        done.set()
+        watcher.join()
+    prefixes = {name.rsplit("-", 1)[0] for name in seen}
+    assert prefixes == {"g0", "g1"}, f"sockets seen: {sorted(seen)}"
+    assert not list(tmp_path.glob("vae-grading-*")), "the socket folder is left behind"
+    for student in students:
+        assert course.grades(assignment, student) == autograded(course, assignment)["source"]
 
 
 def test_release_notebooks_are_plain_jupyter(course):

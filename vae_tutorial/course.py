@@ -157,6 +157,12 @@ def autograde_parallel(
         _nbgrader(course, "db", "assignment", "list", env=env)
     groups = [group for group in (students[i::jobs] for i in range(jobs)) if group]
     staging = Path(tempfile.mkdtemp(prefix=".grading-", dir=course))
+    # Kernels talk to nbgrader over TCP ports that jupyter_client picks by binding to port 0 and
+    # releasing it before the kernel starts; two graders starting kernels at the same moment can
+    # be handed the same port, and then a kernel dies before it replies. Over Unix sockets with
+    # one path prefix per group they cannot collide. The folder is short because a socket's path
+    # is limited to about 100 characters.
+    sockets = Path(tempfile.mkdtemp(prefix="vae-grading-")) if os.name == "posix" else None
 
     def grade(index: int) -> tuple[list[str], float, str]:
         folder = staging / f"group{index}"
@@ -172,6 +178,8 @@ def autograde_parallel(
             f"--CourseDirectory.db_url={database}",
             *(["--force"] if force else []),
         ]
+        if sockets is not None:
+            args += ["--KernelManager.transport=ipc", f"--KernelManager.ip={sockets}/g{index}"]
         result = subprocess.run(
             [sys.executable, "-m", "nbgrader", *args],
             cwd=course,
@@ -187,6 +195,8 @@ def autograde_parallel(
             results = list(pool.map(grade, range(len(groups))))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if sockets is not None:
+            shutil.rmtree(sockets, ignore_errors=True)
     failed = [(group, error) for group, _, error in results if error]
     if failed:
         details = "\n".join(f"--- {', '.join(group)}\n{error}" for group, error in failed)
