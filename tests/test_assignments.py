@@ -18,6 +18,7 @@ so no user or system configuration leaks in.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import os
@@ -480,6 +481,7 @@ class Course:
 
     def __init__(self, root: Path, scratch: Path):
         self.root = root
+        self.scratch = scratch
         self.isolated = {
             "HOME": str(scratch / "home"),
             "JUPYTER_CONFIG_DIR": str(scratch / "jupyter-config"),
@@ -504,6 +506,7 @@ class Course:
         self.env.pop(DATA_SWITCH, None)
         self.config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
         self.scores: dict[str, dict] = {}
+        self.visible: dict[str, dict] = {}
 
     def nbgrader(self, *args: str, timeout: float = 1500) -> subprocess.CompletedProcess:
         result = subprocess.run(
@@ -743,36 +746,60 @@ def test_autograde_each_mistake_loses_the_matching_tests(course, assignment, mis
     assert full == set(scores) - expected
 
 
+def visible_errors(course: Course, assignment: str) -> dict[str, dict[str, str]]:
+    """{mistake: {grade_id: "Error: message"}} from the student version's visible tests.
+
+    Each mistake's notebook runs up to the last test cell the mistake loses when graded. The
+    notebooks run two at a time (nbclient's async API, one kernel and one torch thread each), as
+    the graders do; kernels started from one process are never handed the same port.
+    """
+    if assignment not in course.visible:
+        specs = mistakes_of(assignment)
+
+        async def run(name: str, slots: asyncio.Semaphore) -> tuple[str, dict[str, str]]:
+            nb = filled(course, assignment, edits_of(specs[name]))
+            ids = [nbgrader_meta(c).get("grade_id") for c in nb.cells]
+            nb.cells = nb.cells[: max(ids.index(cell) for cell in specs[name].loses) + 1]
+            folder = course.scratch / "visible" / assignment / name
+            folder.mkdir(parents=True)
+            client = NotebookClient(
+                nb,
+                timeout=900,
+                kernel_name="python3",
+                allow_errors=True,
+                resources={"metadata": {"path": str(folder)}},
+            )
+            async with slots:
+                await client.async_execute()
+            return name, {
+                nbgrader_meta(c).get("grade_id"): f"{o.ename}: {o.evalue}"
+                for c in nb.cells
+                if c.cell_type == "code"
+                for o in c.get("outputs", [])
+                if o.output_type == "error"
+            }
+
+        async def run_all() -> dict[str, dict[str, str]]:
+            slots = asyncio.Semaphore(2)
+            return dict(await asyncio.gather(*(run(name, slots) for name in specs)))
+
+        with environ({**course.isolated, DATA_SWITCH: None}):
+            course.visible[assignment] = asyncio.run(run_all())
+    return course.visible[assignment]
+
+
 @pytest.mark.parametrize("assignment, mistake", ALL_MISTAKES)
-def test_visible_tests_catch_each_graded_mistake(course, assignment, mistake, tmp_path):
+def test_visible_tests_catch_each_graded_mistake(course, assignment, mistake):
     """What grading charges, the student version's visible tests already show, naming the cause.
 
     The student version (no hidden tests) with the mistake runs up to the last test cell the
     mistake loses when graded: each of those cells fails, and the first one's message names it.
     """
     spec = ASSIGNMENTS[assignment]["mistakes"][mistake]
-    nb = filled(course, assignment, edits_of(spec))
-    ids = [nbgrader_meta(c).get("grade_id") for c in nb.cells]
-    last = max(ids.index(cell) for cell in spec.loses)
-    nb.cells = nb.cells[: last + 1]
-    with environ({**course.isolated, DATA_SWITCH: None}):
-        client = NotebookClient(
-            nb,
-            timeout=900,
-            kernel_name="python3",
-            allow_errors=True,
-            resources={"metadata": {"path": str(tmp_path)}},
-        )
-        client.execute()
-    errors = {
-        nbgrader_meta(c).get("grade_id"): f"{o.ename}: {o.evalue}"
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.get("outputs", [])
-        if o.output_type == "error"
-    }
+    errors = visible_errors(course, assignment)[mistake]
     passed = sorted(spec.loses - set(errors))
     assert not passed, f"{mistake}: visible tests pass in {passed}, but grading takes their points"
+    ids = [nbgrader_meta(c).get("grade_id") for c in filled(course, assignment).cells]
     first = min(spec.loses, key=ids.index)
     assert spec.says.lower() in errors[first].lower(), (
         f"{mistake}: the visible test {first} fails without naming the cause "
