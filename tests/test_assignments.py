@@ -761,7 +761,8 @@ def visible_errors(course: Course, assignment: str) -> dict[str, dict[str, str]]
             ids = [nbgrader_meta(c).get("grade_id") for c in nb.cells]
             nb.cells = nb.cells[: max(ids.index(cell) for cell in specs[name].loses) + 1]
             folder = course.scratch / "visible" / assignment / name
-            folder.mkdir(parents=True)
+            # exist_ok: after a failed run the next test of the assignment runs them again.
+            folder.mkdir(parents=True, exist_ok=True)
             client = NotebookClient(
                 nb,
                 timeout=900,
