@@ -1,8 +1,9 @@
 """Shared test set-up.
 
 Trained models are cached in ``.pytest_cache/vae-tutorial`` inside the repository (unless
-``VAE_TUTORIAL_CACHE`` is set), so a fresh clone trains everything it needs from scratch and the
-suite never reads the user's own cache. Notebook kernels started by nbval inherit the setting.
+``VAE_TUTORIAL_CACHE`` is set), so the suite never reads the user's own cache: a fresh clone loads
+the models shipped with the package and trains everything else from scratch. Notebook kernels
+started by nbval inherit the setting.
 """
 
 import os

@@ -4,6 +4,12 @@ A cache file holds the weights, the training history and the recipe that made th
 with ``torch.load(..., weights_only=True)``; a file that is broken or was made by another recipe
 is retrained with a warning, never a crash. Files are written atomically (a temporary file in the
 same folder, then ``os.replace``), so an interrupted run leaves no half-written model.
+
+The models the lessons ask for at the default seed ship with the package (``pretrained/``, made
+by ``python -m vae_tutorial.execute --refresh-pretrained``), so a fresh install opens every lesson
+without training. They are looked up after the user's cache and by the same file name, which
+hashes the whole recipe: another seed, recipe or package version trains its own model as before.
+``VAE_TUTORIAL_PRETRAINED=off`` ignores them.
 """
 
 from __future__ import annotations
@@ -37,8 +43,34 @@ SHARED = {
 }
 
 
+PRETRAINED = Path(__file__).with_name("pretrained")
+PRETRAINED_SWITCH = "VAE_TUTORIAL_PRETRAINED"
+
+
 def models_folder(cache_dir: str | os.PathLike | None = None) -> Path:
     return cache_root(cache_dir) / "models"
+
+
+def use_pretrained() -> bool:
+    """False when ``VAE_TUTORIAL_PRETRAINED`` is off/0/false/no: the shipped models are ignored."""
+    value = os.environ.get(PRETRAINED_SWITCH, "on").strip().lower()
+    if value in ("off", "0", "false", "no"):
+        return False
+    if value in ("on", "1", "true", "yes", ""):
+        return True
+    raise ValueError(f"{PRETRAINED_SWITCH}={value!r}: use on or off.")
+
+
+def recipe_file_name(name: str, config: dict) -> tuple[dict, str]:
+    """The recipe stored with a model and the file name it is cached under."""
+    recipe = {
+        "name": name,
+        "config": config,
+        "recipe_version": RECIPE_VERSION,
+        "package": __version__,
+    }
+    digest = hashlib.sha1(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+    return recipe, f"{name}-{digest}.pt"
 
 
 def train_or_load(
@@ -49,25 +81,22 @@ def train_or_load(
     cache_dir: str | os.PathLike | None = None,
 ):
     """Return ``(model, history)``: from the cache if a valid file for ``config`` exists, else
-    ``build()`` a model, ``train(model)`` it and cache the result.
+    from the models shipped with the package, else ``build()`` a model, ``train(model)`` it and
+    cache the result.
 
     config: everything that decides the result (JSON-serialisable); it names the cache file.
     The model comes back in eval mode on the CPU, whether it was trained (on any device) or
     loaded; move it with ``model.to(device)``.
     """
-    recipe = {
-        "name": name,
-        "config": config,
-        "recipe_version": RECIPE_VERSION,
-        "package": __version__,
-    }
-    digest = hashlib.sha1(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
-    path = models_folder(cache_dir) / f"{name}-{digest}.pt"
+    recipe, file_name = recipe_file_name(name, config)
+    path = models_folder(cache_dir) / file_name
+    shipped = [PRETRAINED / file_name] if use_pretrained() else []
     # One process trains, others wait for its file (e.g. two lessons opened at once).
     with _exclusive(path):
-        if path.exists():
+        candidates = [file for file in [path, *shipped] if file.exists()]
+        for candidate in candidates:
             try:
-                saved = torch.load(path, map_location="cpu", weights_only=True)
+                saved = torch.load(candidate, map_location="cpu", weights_only=True)
                 if saved.get("recipe") != recipe:
                     raise ValueError("it was made by a different recipe")
                 model = build()
@@ -75,8 +104,9 @@ def train_or_load(
                 model.eval()
                 return model, History.from_dict(saved["history"])
             except Exception as err:
+                then = "retraining it" if candidate == candidates[-1] else "trying the shipped one"
                 warnings.warn(
-                    f"Cached model {path} could not be used ({err}); retraining it.",
+                    f"Model file {candidate} could not be used ({err}); {then}.",
                     RuntimeWarning,
                     stacklevel=3,
                 )

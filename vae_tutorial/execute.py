@@ -1,12 +1,21 @@
 """Run lessons top to bottom in a fresh kernel and save them with outputs, without widget state.
 
 python -m vae_tutorial.execute notebooks/03_reparameterization_trick.ipynb [more.ipynb ...]
+python -m vae_tutorial.execute --refresh-pretrained notebooks/*.ipynb
+
+``--refresh-pretrained`` runs the lessons at the default seed with an empty model cache and the
+shipped models ignored, so every model they ask for is trained, then ships those models in
+``vae_tutorial/pretrained`` in place of the earlier ones of the same names.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,14 +42,45 @@ def execute_notebook(path: str | Path, timeout: int = 600, kernel_name: str = "p
     return seconds
 
 
+def ship_models(trained: Path, shipped: Path) -> list[str]:
+    """Copy the model files in ``trained`` to ``shipped``, first removing the shipped files of
+    the same model names (a name is the file name without its recipe hash). Returns the names
+    of the files copied."""
+    files = sorted(trained.glob("*.pt"))
+    names = {re.sub(r"-[0-9a-f]{12}\.pt$", "", f.name) for f in files}
+    shipped.mkdir(parents=True, exist_ok=True)
+    for old in shipped.glob("*.pt"):
+        if re.sub(r"-[0-9a-f]{12}\.pt$", "", old.name) in names:
+            old.unlink()
+    for f in files:
+        shutil.copyfile(f, shipped / f.name)
+    return [f.name for f in files]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    parser.add_argument(
+        "--refresh-pretrained",
+        action="store_true",
+        help="train every model the lessons ask for (default seed) and ship it with the package",
+    )
     args = parser.parse_args(argv)
-    for name in args.notebooks:
-        seconds = execute_notebook(name, timeout=args.timeout)
-        print(f"{name}: {seconds:.1f} s")
+    with tempfile.TemporaryDirectory(prefix="vae-tutorial-refresh-") as cache:
+        if args.refresh_pretrained:
+            from .checkpoints import PRETRAINED, PRETRAINED_SWITCH, models_folder
+
+            # Inherited by the kernels the notebooks run in.
+            os.environ.update({"VAE_TUTORIAL_CACHE": cache, PRETRAINED_SWITCH: "off"})
+            for setting in ("VAE_TUTORIAL_SEED", "VAE_TUTORIAL_MNIST"):  # the defaults: 0, embedded
+                os.environ.pop(setting, None)
+        for name in args.notebooks:
+            seconds = execute_notebook(name, timeout=args.timeout)
+            print(f"{name}: {seconds:.1f} s")
+        if args.refresh_pretrained:
+            for shipped in ship_models(models_folder(cache), PRETRAINED):
+                print(f"shipped {shipped}")
     return 0
 
 
