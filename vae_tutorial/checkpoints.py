@@ -61,6 +61,9 @@ def use_pretrained() -> bool:
     raise ValueError(f"{PRETRAINED_SWITCH}={value!r}: use on or off.")
 
 
+_DIGEST = 12  # hex digits of the recipe's hash in a file name
+
+
 def recipe_file_name(name: str, config: dict) -> tuple[dict, str]:
     """The recipe stored with a model and the file name it is cached under."""
     recipe = {
@@ -69,8 +72,13 @@ def recipe_file_name(name: str, config: dict) -> tuple[dict, str]:
         "recipe_version": RECIPE_VERSION,
         "package": __version__,
     }
-    digest = hashlib.sha1(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+    digest = hashlib.sha1(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:_DIGEST]
     return recipe, f"{name}-{digest}.pt"
+
+
+def model_name(file_name: str) -> str:
+    """The model name in a file name made by :func:`recipe_file_name` (the hash taken off)."""
+    return file_name[: -len(f"-{'0' * _DIGEST}.pt")]
 
 
 def train_or_load(

@@ -11,8 +11,8 @@ shipped models ignored, so every model they ask for is trained, then ships those
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -46,11 +46,13 @@ def ship_models(trained: Path, shipped: Path) -> list[str]:
     """Copy the model files in ``trained`` to ``shipped``, first removing the shipped files of
     the same model names (a name is the file name without its recipe hash). Returns the names
     of the files copied."""
+    from .checkpoints import model_name
+
     files = sorted(trained.glob("*.pt"))
-    names = {re.sub(r"-[0-9a-f]{12}\.pt$", "", f.name) for f in files}
+    names = {model_name(f.name) for f in files}
     shipped.mkdir(parents=True, exist_ok=True)
     for old in shipped.glob("*.pt"):
-        if re.sub(r"-[0-9a-f]{12}\.pt$", "", old.name) in names:
+        if model_name(old.name) in names:
             old.unlink()
     for f in files:
         shutil.copyfile(f, shipped / f.name)
@@ -67,18 +69,21 @@ def main(argv=None) -> int:
         help="train every model the lessons ask for (default seed) and ship it with the package",
     )
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="vae-tutorial-refresh-") as cache:
-        if args.refresh_pretrained:
+    refresh = args.refresh_pretrained
+    with tempfile.TemporaryDirectory() if refresh else contextlib.nullcontext() as cache:
+        if refresh:
             from .checkpoints import PRETRAINED, PRETRAINED_SWITCH, models_folder
+            from .data import SOURCE_ENV
+            from .seeding import SEED_ENV
 
             # Inherited by the kernels the notebooks run in.
             os.environ.update({"VAE_TUTORIAL_CACHE": cache, PRETRAINED_SWITCH: "off"})
-            for setting in ("VAE_TUTORIAL_SEED", "VAE_TUTORIAL_MNIST"):  # the defaults: 0, embedded
+            for setting in (SEED_ENV, SOURCE_ENV):  # their defaults: seed 0, the embedded digits
                 os.environ.pop(setting, None)
         for name in args.notebooks:
             seconds = execute_notebook(name, timeout=args.timeout)
             print(f"{name}: {seconds:.1f} s")
-        if args.refresh_pretrained:
+        if refresh:
             for shipped in ship_models(models_folder(cache), PRETRAINED):
                 print(f"shipped {shipped}")
     return 0
