@@ -67,3 +67,15 @@ def test_readme_commands_are_the_ones_ci_runs():
     assert "sphinx-build" in commands["site"] and "_build/html" in commands["site"]
     site_test = (ROOT / "tests" / "test_site.py").read_text()
     assert "site-command" in site_test, "tests/test_site.py must run the README's site command"
+
+
+def test_jsonschema_does_not_build_iri_parsers_at_import():
+    """With rfc3987-syntax installed, every import of jsonschema's format checks (nbformat, each
+    nbgrader command, each Jupyter server) builds that package's Lark parsers first, which takes
+    seconds; the jsonschema pin keeps it out."""
+    from importlib.util import find_spec
+
+    assert find_spec("rfc3987_syntax") is None, (
+        "rfc3987-syntax is installed (jsonschema 4.25 and newer require it): pin jsonschema as "
+        "requirements.txt does"
+    )
